@@ -1,0 +1,117 @@
+"""HTTP glue shared by every surface: error rendering and the small helpers routes use.
+
+Native routes answer errors as RFC 9457 ``application/problem+json`` with a stable ``code``. A surface whose
+app expects another error shape registers a renderer for its paths (:func:`register_error_renderer`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from genloom.core.errors import GenloomError, InvalidInput
+
+log = logging.getLogger("genloom.http")
+
+Renderer = Callable[[Request, GenloomError], Response]
+Matcher = Callable[[Request], bool]
+
+_STATUS_CODES = {
+    400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large",
+    415: "unsupported_media_type", 416: "range_not_satisfiable", 422: "invalid_input", 428: "precondition_required",
+    429: "rate_limited", 500: "internal_error", 502: "upstream_failed", 503: "unavailable",
+}
+
+
+class ErrorRenderers:
+    def __init__(self) -> None:
+        self._items: list[tuple[Matcher, Renderer]] = []
+
+    def add(self, matcher: Matcher, renderer: Renderer) -> None:
+        self._items.append((matcher, renderer))
+
+    def render(self, request: Request, err: GenloomError) -> Response:
+        for matcher, renderer in self._items:
+            if matcher(request):
+                return renderer(request, err)
+        return problem_response(request, err)
+
+
+def problem_response(request: Request, err: GenloomError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://genloom.dev/errors/{err.code}",
+        "title": err.message,
+        "status": err.status,
+        "code": err.code,
+        "message": err.message,
+        "detail": err.message,
+        "instance": request.url.path,
+    }
+    if err.field is not None:
+        body["field"] = err.field
+    headers = _headers_for(err)
+    return JSONResponse(body, status_code=err.status, media_type="application/problem+json", headers=headers)
+
+
+def _headers_for(err: GenloomError) -> dict[str, str] | None:
+    if err.retry_after is not None and err.status in (429, 503):
+        return {"Retry-After": str(max(1, int(err.retry_after)))}
+    return None
+
+
+def validation_to_error(exc: RequestValidationError) -> InvalidInput:
+    """Turn pydantic's error list into one InvalidInput naming the first field at fault."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    message = f"{field}: {msg}" if field else msg
+    err = InvalidInput(message, field=field, code="validation_error")
+    err.details = {"errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors[:20]]}
+    return err
+
+
+def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
+    async def on_genloom(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GenloomError)
+        if exc.status >= 500:
+            log.warning("request.failed code=%s status=%s", exc.code, exc.status)
+        return renderers.render(request, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return renderers.render(request, validation_to_error(exc))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        err = GenloomError(str(exc.detail), code=code, status=exc.status_code)
+        response = renderers.render(request, err)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("request.crashed path=%s", request.url.path)
+        return renderers.render(request, GenloomError("internal server error"))
+
+    app.add_exception_handler(GenloomError, on_genloom)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def path_startswith(*prefixes: str) -> Matcher:
+    def match(request: Request) -> bool:
+        path = request.url.path
+        return any(path == p.rstrip("/") or path.startswith(p) for p in prefixes)
+
+    return match

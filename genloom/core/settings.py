@@ -1,0 +1,282 @@
+"""All of genloom's configuration, in one place.
+
+Values come from the environment, then `.env.<GENLOOM_ENV>`, then `.env` (earlier wins). genloom's own names
+start with ``GENLOOM_``; the seed applications' names (``HOST``, ``PORT``, ``USE_REDIS``, ``QWEN_API_KEY`` …)
+are accepted as aliases so their existing ``.env`` files keep working.
+
+Build settings once with :func:`load_settings` and pass them down; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Env(StrEnum):
+    dev = "dev"  #: developer machine: friendly defaults
+    prod = "prod"  #: production: refuses insecure defaults
+    test = "test"  #: test suite
+
+
+class AuthMode(StrEnum):
+    open = "open"  #: anyone; rows are owned by the shared "public" owner
+    client = "client"  #: an anonymous X-Client-Id (or a user) is required
+    user = "user"  #: a signed-in user (Bearer JWT) is required
+
+
+PROVIDER_NAMES = {"local", "dashscope", "ark", "comfyui", "openai", "make"}
+PROVIDER_ALIASES = {"qwen": "dashscope", "zimage": "dashscope", "wan": "dashscope", "doubao": "ark", "seedance": "ark"}
+
+
+def _provider(value: object) -> str:
+    name = str(value or "local").strip().lower()
+    name = PROVIDER_ALIASES.get(name, name)
+    if name not in PROVIDER_NAMES:
+        raise ValueError(f"unknown provider {value!r}; choose one of {sorted(PROVIDER_NAMES | set(PROVIDER_ALIASES))}")
+    return name
+
+
+class Settings(BaseSettings):
+    """Every setting genloom reads. `.env.sample` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GENLOOM_",
+        env_file=(".env",),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- service -------------------------------------------------------------------------------------------
+    env: Env = Field(default=Env.dev, validation_alias=_alias("GENLOOM_ENV", "APP_ENV"))
+    host: str = Field(default="127.0.0.1", validation_alias=_alias("GENLOOM_HOST", "HOST"))
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias=_alias("GENLOOM_PORT", "PORT"))
+    data_dir: Path = Field(default=Path("./data"), validation_alias=_alias("GENLOOM_DATA_DIR"))
+    public_base_url: str = Field(default="", validation_alias=_alias("GENLOOM_PUBLIC_BASE_URL"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"],
+        validation_alias=_alias("GENLOOM_CORS_ORIGINS", "CORS_ORIGINS"),
+    )
+    secret_key: str = Field(default="dev-insecure-secret-change-me", validation_alias=_alias("GENLOOM_SECRET_KEY", "SECRET_KEY"))
+
+    # --- logging -------------------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", validation_alias=_alias("GENLOOM_LOG_LEVEL", "LOG_LEVEL"))
+    log_format: str = Field(default="text", pattern="^(text|json)$", validation_alias=_alias("GENLOOM_LOG_FORMAT", "LOG_FORMAT"))
+    log_file: Path | None = Field(default=None, validation_alias=_alias("GENLOOM_LOG_FILE", "LOG_FILE"))
+    log_file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, validation_alias=_alias("GENLOOM_LOG_FILE_MAX_BYTES"))
+    log_file_backups: int = Field(default=5, ge=0, validation_alias=_alias("GENLOOM_LOG_FILE_BACKUPS"))
+
+    # --- database ------------------------------------------------------------------------------------------
+    database_url: str = Field(default="", validation_alias=_alias("GENLOOM_DATABASE_URL", "DATABASE_URL"))
+    db_pool_size: int = Field(default=10, ge=1, validation_alias=_alias("GENLOOM_DB_POOL_SIZE"))
+    db_max_overflow: int = Field(default=10, ge=0, validation_alias=_alias("GENLOOM_DB_MAX_OVERFLOW"))
+    db_pool_timeout: float = Field(default=10.0, gt=0, validation_alias=_alias("GENLOOM_DB_POOL_TIMEOUT"))
+    db_pool_pre_ping: bool = Field(default=True, validation_alias=_alias("GENLOOM_DB_POOL_PRE_PING"))
+    db_busy_timeout_ms: int = Field(default=10_000, ge=0, validation_alias=_alias("GENLOOM_DB_BUSY_TIMEOUT_MS"))
+    db_auto_migrate: bool = Field(default=True, validation_alias=_alias("GENLOOM_DB_AUTO_MIGRATE"))
+    # seed 002 names its PostgreSQL settings TEST_DB_*; they assemble a URL when DATABASE_URL is unset.
+    test_db_host: str = Field(default="", validation_alias=_alias("TEST_DB_HOST"))
+    test_db_port: int = Field(default=5432, validation_alias=_alias("TEST_DB_PORT"))
+    test_db_user: str = Field(default="", validation_alias=_alias("TEST_DB_USER"))
+    test_db_password: str = Field(default="", validation_alias=_alias("TEST_DB_PASSWORD"))
+    test_db_name: str = Field(default="", validation_alias=_alias("TEST_DB_NAME"))
+
+    # --- redis ---------------------------------------------------------------------------------------------
+    use_redis: bool = Field(default=False, validation_alias=_alias("GENLOOM_USE_REDIS", "USE_REDIS"))
+    redis_url: str = Field(default="", validation_alias=_alias("GENLOOM_REDIS_URL", "REDIS_URL"))
+    redis_host: str = Field(default="127.0.0.1", validation_alias=_alias("GENLOOM_REDIS_HOST", "REDIS_HOST"))
+    redis_port: int = Field(default=6379, validation_alias=_alias("GENLOOM_REDIS_PORT", "REDIS_PORT"))
+    redis_prefix: str = Field(default="genloom", validation_alias=_alias("GENLOOM_REDIS_PREFIX"))
+
+    # --- queue and workers ---------------------------------------------------------------------------------
+    workers: int = Field(default=4, ge=0, le=256, validation_alias=_alias("GENLOOM_WORKERS"))
+    lease_seconds: float = Field(default=60.0, ge=1.0, validation_alias=_alias("GENLOOM_LEASE_SECONDS"))
+    job_max_attempts: int = Field(default=3, ge=1, le=50, validation_alias=_alias("GENLOOM_JOB_MAX_ATTEMPTS"))
+    retry_base_seconds: float = Field(default=2.0, ge=0.0, validation_alias=_alias("GENLOOM_RETRY_BASE_SECONDS"))
+    retry_cap_seconds: float = Field(default=300.0, ge=0.0, validation_alias=_alias("GENLOOM_RETRY_CAP_SECONDS"))
+    kind_concurrency: dict[str, int] = Field(default_factory=dict, validation_alias=_alias("GENLOOM_KIND_CONCURRENCY"))
+    poll_interval_seconds: float = Field(default=0.5, gt=0, validation_alias=_alias("GENLOOM_POLL_INTERVAL_SECONDS"))
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias=_alias("GENLOOM_SHUTDOWN_GRACE_SECONDS"))
+    retention_hours: float = Field(default=24.0, ge=24.0, validation_alias=_alias("GENLOOM_RETENTION_HOURS"))
+    janitor_interval_seconds: float = Field(default=30.0, gt=0, validation_alias=_alias("GENLOOM_JANITOR_INTERVAL_SECONDS"))
+    idempotency_hours: float = Field(default=24.0, gt=0, validation_alias=_alias("GENLOOM_IDEMPOTENCY_HOURS"))
+
+    # --- events --------------------------------------------------------------------------------------------
+    heartbeat_seconds: float = Field(default=15.0, gt=0, validation_alias=_alias("GENLOOM_HEARTBEAT_SECONDS"))
+    event_queue_size: int = Field(default=1000, ge=10, validation_alias=_alias("GENLOOM_EVENT_QUEUE_SIZE"))
+    event_poll_seconds: float = Field(default=0.25, gt=0, validation_alias=_alias("GENLOOM_EVENT_POLL_SECONDS"))
+
+    # --- storage -------------------------------------------------------------------------------------------
+    storage: str = Field(default="local", pattern="^(local|s3)$", validation_alias=_alias("GENLOOM_STORAGE", "STORAGE_BACKEND"))
+    media_dir: Path | None = Field(default=None, validation_alias=_alias("GENLOOM_MEDIA_DIR", "MEDIA_DIR"))
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, validation_alias=_alias("GENLOOM_MAX_UPLOAD_BYTES"))
+    presign_expires_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600, validation_alias=_alias("GENLOOM_PRESIGN_EXPIRES_S", "PRESIGN_EXPIRES_S"))
+    s3_endpoint: str = Field(default="", validation_alias=_alias("GENLOOM_S3_ENDPOINT", "S3_ENDPOINT"))
+    s3_region: str = Field(default="us-east-1", validation_alias=_alias("GENLOOM_S3_REGION", "S3_REGION"))
+    s3_bucket: str = Field(default="", validation_alias=_alias("GENLOOM_S3_BUCKET", "S3_BUCKET"))
+    s3_access_key_id: str = Field(default="", validation_alias=_alias("GENLOOM_S3_ACCESS_KEY_ID", "S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: str = Field(default="", validation_alias=_alias("GENLOOM_S3_SECRET_ACCESS_KEY", "S3_SECRET_ACCESS_KEY"))
+    s3_force_path_style: bool = Field(default=False, validation_alias=_alias("GENLOOM_S3_FORCE_PATH_STYLE", "S3_FORCE_PATH_STYLE"))
+    s3_prefix: str = Field(default="", validation_alias=_alias("GENLOOM_S3_PREFIX", "S3_PREFIX"))
+
+    # --- providers -----------------------------------------------------------------------------------------
+    text_provider: str = Field(default="local", validation_alias=_alias("GENLOOM_TEXT_PROVIDER"))
+    image_provider: str = Field(default="local", validation_alias=_alias("GENLOOM_IMAGE_PROVIDER"))
+    video_provider: str = Field(default="local", validation_alias=_alias("GENLOOM_VIDEO_PROVIDER"))
+    asr_provider: str = Field(default="local", validation_alias=_alias("GENLOOM_ASR_PROVIDER"))
+    vision_provider: str = Field(default="local", validation_alias=_alias("GENLOOM_VISION_PROVIDER"))
+    text_model: str = Field(default="", validation_alias=_alias("GENLOOM_TEXT_MODEL"))
+    image_model: str = Field(default="", validation_alias=_alias("GENLOOM_IMAGE_MODEL"))
+    video_model: str = Field(default="", validation_alias=_alias("GENLOOM_VIDEO_MODEL"))
+    asr_model: str = Field(default="", validation_alias=_alias("GENLOOM_ASR_MODEL"))
+    vision_model: str = Field(default="", validation_alias=_alias("GENLOOM_VISION_MODEL"))
+    dashscope_base_url: str = Field(default="https://dashscope.aliyuncs.com", validation_alias=_alias("GENLOOM_DASHSCOPE_BASE_URL", "DASHSCOPE_BASE_URL"))
+    ark_base_url: str = Field(default="https://ark.cn-beijing.volces.com/api/v3", validation_alias=_alias("GENLOOM_ARK_BASE_URL", "ARK_BASE_URL"))
+    comfyui_url: str = Field(default="http://127.0.0.1:8188", validation_alias=_alias("GENLOOM_COMFYUI_URL", "COMFYUI_URL"))
+    openai_base_url: str = Field(default="https://api.openai.com/v1", validation_alias=_alias("GENLOOM_OPENAI_BASE_URL", "OPENAI_BASE_URL"))
+    make_api_base_url: str = Field(default="", validation_alias=_alias("GENLOOM_MAKE_API_BASE_URL", "MAKE_API_BASE_URL"))
+    dashscope_api_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_DASHSCOPE_API_KEY", "DASHSCOPE_API_KEY", "QWEN_API_KEY"))
+    zimage_api_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_ZIMAGE_API_KEY", "ZIMAGE_API_KEY"))
+    ark_api_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_ARK_API_KEY", "ARK_API_KEY", "AI_DOU_BAO_API_KEY"))
+    openai_api_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_OPENAI_API_KEY", "OPENAI_API_KEY"))
+    make_api_token: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_MAKE_API_TOKEN", "TEST_MAKE_API_TOKEN"))
+    image_max_polling_attempts: int = Field(default=60, ge=1, validation_alias=_alias("GENLOOM_IMAGE_MAX_POLLING_ATTEMPTS", "TEST_IMAGE_MAX_POLLING_ATTEMPTS"))
+    image_polling_interval: float = Field(default=2.0, gt=0, validation_alias=_alias("GENLOOM_IMAGE_POLLING_INTERVAL", "TEST_IMAGE_POLLING_INTERVAL"))
+    provider_connect_timeout: float = Field(default=5.0, gt=0, validation_alias=_alias("GENLOOM_PROVIDER_CONNECT_TIMEOUT"))
+    provider_read_timeout: float = Field(default=60.0, gt=0, validation_alias=_alias("GENLOOM_PROVIDER_READ_TIMEOUT"))
+    provider_max_retries: int = Field(default=3, ge=0, le=10, validation_alias=_alias("GENLOOM_PROVIDER_MAX_RETRIES"))
+    provider_concurrency: int = Field(default=4, ge=1, validation_alias=_alias("GENLOOM_PROVIDER_CONCURRENCY"))
+    breaker_failures: int = Field(default=5, ge=1, validation_alias=_alias("GENLOOM_BREAKER_FAILURES"))
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0, validation_alias=_alias("GENLOOM_BREAKER_COOLDOWN_SECONDS"))
+    download_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, validation_alias=_alias("GENLOOM_DOWNLOAD_MAX_BYTES"))
+    download_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias=_alias("GENLOOM_DOWNLOAD_ALLOW_HOSTS"))
+
+    # --- content features ----------------------------------------------------------------------------------
+    is_full_by_ai: bool = Field(default=False, validation_alias=_alias("GENLOOM_KEYWORDS_BY_AI", "Is_full_by_AI", "IS_FULL_BY_AI"))
+
+    @field_validator("cors_origins", "download_allow_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("kind_concurrency", mode="before")
+    @classmethod
+    def _parse_kinds(cls, value: Any) -> Any:
+        # "image.generate=2,video.generate=1" is friendlier in a .env than JSON.
+        if isinstance(value, str) and value and not value.lstrip().startswith("{"):
+            out: dict[str, int] = {}
+            for part in value.split(","):
+                kind, _, limit = part.partition("=")
+                out[kind.strip()] = int(limit)
+            return out
+        return value
+
+    @field_validator("text_provider", "image_provider", "video_provider", "asr_provider", "vision_provider", mode="before")
+    @classmethod
+    def _known_provider(cls, value: Any) -> str:
+        return _provider(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> str:
+        level = str(value).upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.database_url:
+            if self.test_db_host and self.test_db_name:
+                auth = self.test_db_user + (f":{self.test_db_password}" if self.test_db_password else "")
+                self.database_url = (
+                    f"postgresql+asyncpg://{auth}@{self.test_db_host}:{self.test_db_port}/{self.test_db_name}"
+                )
+            else:
+                self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'genloom.db').as_posix()}"
+        self.database_url = normalise_database_url(self.database_url)
+        if self.media_dir is None:
+            self.media_dir = self.data_dir / "media"
+        if not self.redis_url:
+            self.redis_url = f"redis://{self.redis_host}:{self.redis_port}/0"
+        if self.env == Env.prod and self.secret_key == "dev-insecure-secret-change-me":
+            raise ValueError("GENLOOM_SECRET_KEY must be set to a private value when GENLOOM_ENV=prod")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("S3_BUCKET is required when GENLOOM_STORAGE=s3")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def media_root(self) -> Path:
+        assert self.media_dir is not None  # set by _derive
+        return self.media_dir
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the async driver whatever scheme the user wrote (postgres://, postgresql://, sqlite://)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("postgresql+psycopg://") or url.startswith("postgresql+psycopg2://"):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+class SettingsError(Exception):
+    """Start-up refused: one line per bad setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def load_settings(env: str | None = None, **overrides: Any) -> Settings:
+    """Read settings, layering `.env.<env>` over `.env`; raise SettingsError naming every bad setting."""
+    chosen = env or os.environ.get("GENLOOM_ENV") or os.environ.get("APP_ENV")
+    files: tuple[str, ...] = (".env",)
+    if chosen:
+        files = (".env", f".env.{chosen}")  # later files win in pydantic-settings
+    try:
+        settings = Settings(_env_file=files, **overrides)  # type: ignore[call-arg]
+        if chosen and not overrides.get("env"):
+            settings.env = Env(chosen)
+        return settings
+    except ValidationError as exc:
+        raise SettingsError([_describe(err) for err in exc.errors()]) from None
+    except ValueError as exc:
+        raise SettingsError([str(exc)]) from None
+
+
+def _describe(err: Any) -> str:
+    loc = [str(part) for part in err.get("loc", ())]
+    name = _env_name(loc[0]) if loc else "settings"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{name}: {msg}"
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        return str(first)
+    return f"GENLOOM_{field.upper()}"

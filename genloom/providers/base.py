@@ -1,0 +1,197 @@
+"""Provider capabilities as typed protocols, and the error every client raises.
+
+Pipelines depend on these protocols only; which implementation serves a capability is chosen in settings
+(``GENLOOM_TEXT_PROVIDER`` …). Providers know nothing of jobs, features or surfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from genloom.core.errors import UpstreamError
+
+#: progress callback: (fraction 0.0–1.0, phase name or None)
+ProgressFn = Callable[[float, str | None], Awaitable[None]]
+
+
+class ProviderError(UpstreamError):
+    """The provider failed."""
+
+    default_code = "provider_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider: str = "",
+        retryable: bool = False,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, code=code, retryable=retryable, retry_after=retry_after, **kw)
+        self.provider = provider
+        self.http_status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider is unavailable (circuit open)."""
+
+    default_code = "provider_unavailable"
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(slots=True)
+class TextResult:
+    text: str
+    provider: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ImageRequest:
+    prompt: str
+    negative_prompt: str = ""
+    width: int = 1024
+    height: int = 1024
+    seed: int | None = None
+    count: int = 1
+    steps: int | None = None
+    workflow: str | None = None  # ComfyUI template name
+    model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GeneratedMedia:
+    """Bytes a provider produced (already downloaded: provider URLs expire and never reach clients)."""
+
+    data: bytes
+    mime: str
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    seed: int | None = None
+
+
+@dataclass(slots=True)
+class ImageResult:
+    images: list[GeneratedMedia]
+    provider: str
+    model: str
+    revised_prompt: str | None = None
+
+
+@dataclass(slots=True)
+class VideoRequest:
+    prompt: str
+    image: bytes | None = None
+    image_mime: str | None = None
+    duration_s: float = 5.0
+    ratio: str = "16:9"
+    resolution: str = "720p"
+    seed: int | None = None
+    model: str | None = None
+
+
+@dataclass(slots=True)
+class VideoResult:
+    video: GeneratedMedia
+    provider: str
+    model: str
+
+
+@dataclass(slots=True)
+class AsrRequest:
+    audio: bytes | None = None
+    audio_mime: str | None = None
+    audio_url: str | None = None  # a URL the provider can fetch (presigned)
+    language: str | None = None
+    transcript_hint: str | None = None  # a transcript the client already has (local provider uses it)
+
+
+@dataclass(slots=True)
+class AsrResult:
+    text: str
+    provider: str
+    model: str
+
+
+@dataclass(slots=True)
+class VisionRequest:
+    image: bytes
+    image_mime: str
+    instruction: str
+    schema_hint: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class VisionResult:
+    data: dict[str, Any]
+    provider: str
+    model: str
+
+
+@runtime_checkable
+class TextProvider(Protocol):
+    name: str
+
+    async def complete(self, messages: list[ChatMessage], *, temperature: float = 0.7, max_tokens: int | None = None) -> TextResult: ...
+
+    def stream(self, messages: list[ChatMessage], *, temperature: float = 0.7, max_tokens: int | None = None) -> AsyncIterator[str]: ...
+
+
+@runtime_checkable
+class ImageProvider(Protocol):
+    name: str
+
+    async def generate(self, request: ImageRequest, *, progress: ProgressFn | None = None) -> ImageResult: ...
+
+
+@runtime_checkable
+class VideoProvider(Protocol):
+    name: str
+
+    async def generate(self, request: VideoRequest, *, progress: ProgressFn | None = None) -> VideoResult: ...
+
+
+@runtime_checkable
+class AsrProvider(Protocol):
+    name: str
+
+    async def transcribe(self, request: AsrRequest) -> AsrResult: ...
+
+
+@runtime_checkable
+class VisionProvider(Protocol):
+    name: str
+
+    async def analyze(self, request: VisionRequest) -> VisionResult: ...
+
+
+@dataclass(slots=True)
+class Providers:
+    """The provider chosen for each capability, built once per process from settings."""
+
+    text: TextProvider
+    image: ImageProvider
+    video: VideoProvider | None = None
+    asr: AsrProvider | None = None
+    vision: VisionProvider | None = None
+    #: name -> object with a ``status()`` dict (circuit breaker state…), for GET /v1/providers
+    health: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for provider in {id(p): p for p in (self.text, self.image, self.video, self.asr, self.vision) if p}.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()

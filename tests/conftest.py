@@ -1,0 +1,149 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when GENLOOM_TEST_DATABASE_URL is set), a
+runtime per test, an in-process HTTP client, and a burst-mode worker to drain the queue.
+
+PostgreSQL: each pytest run creates its own database (so parallel runs never collide), migrates it once,
+and truncates every table before each test. SQLite: migrated once into a template file, copied per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from genloom.core.db import Base, Database
+from genloom.core.migrate import upgrade
+from genloom.core.model_registry import import_all_models
+from genloom.core.settings import Settings, normalise_database_url
+from genloom.runtime import Runtime, build_runtime, start_runtime
+
+PG_URL = os.environ.get("GENLOOM_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("GENLOOM_TEST_REDIS_URL", "")
+DB_PARAMS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for a test: no .env files, nothing from the developer's machine but what is passed."""
+    overrides.setdefault("env", "test")
+    overrides.setdefault("workers", 0)
+    overrides.setdefault("log_level", "WARNING")
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+async def _migrate(url: str) -> None:
+    db = Database(make_settings(database_url=url))
+    try:
+        await upgrade(db.engine)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dbtemplate") / "template.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("GENLOOM_TEST_DATABASE_URL not set")
+    base = make_url(normalise_database_url(PG_URL))
+    name = f"genloom_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_url = base.render_as_string(hide_password=False)
+
+    async def _admin(sql: str) -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    import_all_models()
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=DB_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "genloom.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        media_dir=tmp_path / "media",
+        retry_base_seconds=0.0,
+        poll_interval_seconds=0.05,
+        event_poll_seconds=0.05,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings)
+    await start_runtime(rt, migrate=False)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client bound to the app in-process (lifespan run, no embedded workers)."""
+    from genloom.app import create_app
+
+    app = create_app(runtime=runtime, workers=0)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+async def drain(runtime: Runtime, *, concurrency: int = 4, timeout: float = 60.0) -> None:
+    """Run a worker until no job is due (arq's "burst" mode)."""
+    from genloom.jobs.worker import Worker
+
+    worker = Worker(runtime, concurrency=concurrency, name="test")
+    await asyncio.wait_for(worker.drain(), timeout)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not REDIS_URL:
+        pytest.skip("GENLOOM_TEST_REDIS_URL not set")
+    return REDIS_URL
