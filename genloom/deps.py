@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,3 +36,20 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+def CallerDep(surface: str) -> Any:  # noqa: N802 - reads like a type in signatures
+    """``Annotated[Principal, Depends(...)]`` resolving the caller by the surface's auth mode."""
+    from genloom.core.principal import ANONYMOUS, Principal
+
+    try:
+        from genloom.identity.deps import caller
+    except ImportError:
+
+        def caller(_surface: str) -> Any:
+            def _anonymous() -> Principal:
+                return ANONYMOUS
+
+            return _anonymous
+
+    return Annotated[Principal, Depends(caller(surface))]

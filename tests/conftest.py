@@ -147,3 +147,39 @@ def redis_url() -> str:
     if not REDIS_URL:
         pytest.skip("GENLOOM_TEST_REDIS_URL not set")
     return REDIS_URL
+
+
+# --- S3 (moto's server over real HTTP) -----------------------------------------------------------------------
+
+S3_TEST_CREDENTIALS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing", "s3_region": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """An S3-protocol server (moto) on a free local port, for the whole run; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(moto_server: str, tmp_path: Path) -> Settings:
+    """Settings for an S3 store on moto, with a fresh private bucket per test (no database set up; combine with
+    ``database_url`` through ``make_settings(database_url=..., **s3_settings.model_dump(include=...))`` if needed)."""
+    import boto3
+
+    bucket = f"genloom-test-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket)
+    s3.close()
+    return make_settings(
+        data_dir=tmp_path, media_dir=tmp_path / "media", storage="s3", s3_endpoint=moto_server, s3_bucket=bucket,
+        s3_force_path_style=True, **S3_TEST_CREDENTIALS,
+    )

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from genloom.core.errors import GenloomError, InvalidInput
+from genloom.core.errors import GenloomError, InvalidInput, Unavailable
 
 log = logging.getLogger("genloom.http")
 
@@ -100,6 +100,10 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
         return response
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if is_unavailable(exc):
+            log.warning("request.dependency_down path=%s error=%s", request.url.path, type(exc).__name__)
+            return renderers.render(request, Unavailable("the database or queue is unavailable; try again shortly",
+                                                         code="queue_unavailable", retry_after=5))
         log.exception("request.crashed path=%s", request.url.path)
         return renderers.render(request, GenloomError("internal server error"))
 
@@ -107,6 +111,16 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A dependency (database, Redis) is down, as opposed to a bug."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def path_startswith(*prefixes: str) -> Matcher:

@@ -9,14 +9,14 @@ Build settings once with :func:`load_settings` and pass them down; nothing reads
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 def _alias(*names: str) -> AliasChoices:
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         env_prefix="GENLOOM_",
         env_file=(".env",),
         env_file_encoding="utf-8",
+        # "PORT=" in a .env copied from .env.sample means "use the default", not "parse '' as an int".
+        env_ignore_empty=True,
         extra="ignore",
         populate_by_name=True,
     )
@@ -105,7 +107,7 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=50, validation_alias=_alias("GENLOOM_JOB_MAX_ATTEMPTS"))
     retry_base_seconds: float = Field(default=2.0, ge=0.0, validation_alias=_alias("GENLOOM_RETRY_BASE_SECONDS"))
     retry_cap_seconds: float = Field(default=300.0, ge=0.0, validation_alias=_alias("GENLOOM_RETRY_CAP_SECONDS"))
-    kind_concurrency: dict[str, int] = Field(default_factory=dict, validation_alias=_alias("GENLOOM_KIND_CONCURRENCY"))
+    kind_concurrency: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict, validation_alias=_alias("GENLOOM_KIND_CONCURRENCY"))
     poll_interval_seconds: float = Field(default=0.5, gt=0, validation_alias=_alias("GENLOOM_POLL_INTERVAL_SECONDS"))
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias=_alias("GENLOOM_SHUTDOWN_GRACE_SECONDS"))
     retention_hours: float = Field(default=24.0, ge=24.0, validation_alias=_alias("GENLOOM_RETENTION_HOURS"))
@@ -161,11 +163,54 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0, validation_alias=_alias("GENLOOM_BREAKER_COOLDOWN_SECONDS"))
     download_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, validation_alias=_alias("GENLOOM_DOWNLOAD_MAX_BYTES"))
     download_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias=_alias("GENLOOM_DOWNLOAD_ALLOW_HOSTS"))
+    provider_backoff_base_seconds: float = Field(default=0.5, ge=0, validation_alias=_alias("GENLOOM_PROVIDER_BACKOFF_BASE_SECONDS"))
+    provider_backoff_cap_seconds: float = Field(default=8.0, ge=0, validation_alias=_alias("GENLOOM_PROVIDER_BACKOFF_CAP_SECONDS"))
+    task_poll_interval_seconds: float = Field(default=3.0, gt=0, validation_alias=_alias("GENLOOM_TASK_POLL_INTERVAL_SECONDS"))
+    task_timeout_seconds: float = Field(default=600.0, gt=0, validation_alias=_alias("GENLOOM_TASK_TIMEOUT_SECONDS"))
+    dashscope_workspace: str = Field(default="", validation_alias=_alias("GENLOOM_DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE"))
+    # seed 002's "make" image API has no public spec: paths, auth header and field names are configurable.
+    make_api_queue: str = Field(default="", validation_alias=_alias("GENLOOM_MAKE_API_QUEUE", "MakeApiQueue", "MAKE_API_QUEUE"))
+    make_submit_path: str = Field(default="/v3/make_image", validation_alias=_alias("GENLOOM_MAKE_SUBMIT_PATH"))
+    make_poll_path: str = Field(default="/v1/artifact/task/{task_id}", validation_alias=_alias("GENLOOM_MAKE_POLL_PATH"))
+    make_auth_header: str = Field(default="x-token", validation_alias=_alias("GENLOOM_MAKE_AUTH_HEADER"))
+    make_auth_scheme: str = Field(default="", validation_alias=_alias("GENLOOM_MAKE_AUTH_SCHEME"))
+    make_body_style: str = Field(default="neta", pattern="^(neta|simple)$", validation_alias=_alias("GENLOOM_MAKE_BODY_STYLE"))
+    make_task_id_fields: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["task_uuid", "uuid", "task_id", "id"], validation_alias=_alias("GENLOOM_MAKE_TASK_ID_FIELDS"))
+    make_status_field: str = Field(default="task_status", validation_alias=_alias("GENLOOM_MAKE_STATUS_FIELD"))
+    make_success_statuses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["SUCCESS", "completed", "success", "SUCCEEDED"], validation_alias=_alias("GENLOOM_MAKE_SUCCESS_STATUSES"))
+    make_failure_statuses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["FAILURE", "failed", "error", "FAILED"], validation_alias=_alias("GENLOOM_MAKE_FAILURE_STATUSES"))
+    make_policy_statuses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ILLEGAL_IMAGE"], validation_alias=_alias("GENLOOM_MAKE_POLICY_STATUSES"))
+    make_retry_statuses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["TIMEOUT", "timeout"], validation_alias=_alias("GENLOOM_MAKE_RETRY_STATUSES"))
+    make_image_url_fields: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["artifacts.0.url", "url", "image_url", "data.url", "images.0"], validation_alias=_alias("GENLOOM_MAKE_IMAGE_URL_FIELDS"))
+
+    # --- identity: auth mode per surface, tokens, lockout, registration (docs/identity.md) --------------------
+    auth_mode_native: AuthMode = Field(default=AuthMode.open, validation_alias=_alias("GENLOOM_AUTH_MODE_NATIVE"))
+    auth_mode_studio: AuthMode = Field(default=AuthMode.open, validation_alias=_alias("GENLOOM_AUTH_MODE_STUDIO"))
+    auth_mode_cinemind: AuthMode = Field(default=AuthMode.open, validation_alias=_alias("GENLOOM_AUTH_MODE_CINEMIND"))
+    auth_mode_huaban: AuthMode = Field(default=AuthMode.client, validation_alias=_alias("GENLOOM_AUTH_MODE_HUABAN"))
+    auth_mode_genflow: AuthMode = Field(default=AuthMode.user, validation_alias=_alias("GENLOOM_AUTH_MODE_GENFLOW"))
+    # HS256 key for access tokens; empty = derived from GENLOOM_SECRET_KEY
+    jwt_secret: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_JWT_SECRET", "JWT_SECRET"))
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60, validation_alias=_alias("GENLOOM_ACCESS_TOKEN_MINUTES"))
+    refresh_token_days: int = Field(default=30, ge=1, le=365, validation_alias=_alias("GENLOOM_REFRESH_TOKEN_DAYS"))
+    password_min_length: int = Field(default=8, ge=6, le=128, validation_alias=_alias("GENLOOM_PASSWORD_MIN_LENGTH"))
+    login_max_failures: int = Field(default=5, ge=1, le=100, validation_alias=_alias("GENLOOM_LOGIN_MAX_FAILURES"))
+    login_lockout_seconds: int = Field(default=900, ge=1, validation_alias=_alias("GENLOOM_LOGIN_LOCKOUT_SECONDS"))
+    # open: anyone may register; admin: only an admin (Bearer) may; closed: nobody (admins use POST /users)
+    registration: str = Field(default="open", pattern="^(open|admin|closed)$", validation_alias=_alias("GENLOOM_REGISTRATION"))
+    # `genloom init-users` creates this admin when no admin exists yet
+    admin_username: str = Field(default="admin", validation_alias=_alias("GENLOOM_ADMIN_USERNAME"))
+    admin_password: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_ADMIN_PASSWORD"))
+    admin_email: str = Field(default="", validation_alias=_alias("GENLOOM_ADMIN_EMAIL"))
 
     # --- content features ----------------------------------------------------------------------------------
     is_full_by_ai: bool = Field(default=False, validation_alias=_alias("GENLOOM_KEYWORDS_BY_AI", "Is_full_by_AI", "IS_FULL_BY_AI"))
+    # cineMind prompt builder: a JSON file {"banned": [...], "aliases": {"term": "canonical"}}; unset = built-in lists
+    cinemind_style_rules: Path | None = Field(default=None, validation_alias=_alias("GENLOOM_CINEMIND_STYLE_RULES"))
 
-    @field_validator("cors_origins", "download_allow_hosts", mode="before")
+    @field_validator("cors_origins", "download_allow_hosts", "make_task_id_fields", "make_success_statuses",
+                     "make_failure_statuses", "make_policy_statuses", "make_retry_statuses", "make_image_url_fields",
+                     mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -175,14 +220,26 @@ class Settings(BaseSettings):
     @field_validator("kind_concurrency", mode="before")
     @classmethod
     def _parse_kinds(cls, value: Any) -> Any:
-        # "image.generate=2,video.generate=1" is friendlier in a .env than JSON.
-        if isinstance(value, str) and value and not value.lstrip().startswith("{"):
+        # "image.generate=2,video.generate=1" is friendlier in a .env than JSON; both are accepted.
+        if isinstance(value, str):
+            if value.lstrip().startswith("{"):
+                return json.loads(value)
             out: dict[str, int] = {}
             for part in value.split(","):
-                kind, _, limit = part.partition("=")
+                if not part.strip():
+                    continue
+                kind, sep, limit = part.partition("=")
+                if not sep or not kind.strip():
+                    raise ValueError(f"expected kind=limit pairs separated by commas, got {part.strip()!r}")
                 out[kind.strip()] = int(limit)
             return out
         return value
+
+    @field_validator("log_file", "media_dir", mode="before")
+    @classmethod
+    def _blank_path(cls, value: Any) -> Any:
+        # An empty path would become Path(".") (the working directory), never what was meant.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("text_provider", "image_provider", "video_provider", "asr_provider", "vision_provider", mode="before")
     @classmethod
@@ -251,19 +308,26 @@ class SettingsError(Exception):
 
 def load_settings(env: str | None = None, **overrides: Any) -> Settings:
     """Read settings, layering `.env.<env>` over `.env`; raise SettingsError naming every bad setting."""
-    chosen = env or os.environ.get("GENLOOM_ENV") or os.environ.get("APP_ENV")
+    chosen = env or os.environ.get("GENLOOM_ENV") or os.environ.get("APP_ENV") or _env_from_dotenv()
     files: tuple[str, ...] = (".env",)
     if chosen:
         files = (".env", f".env.{chosen}")  # later files win in pydantic-settings
+        # Validated with the rest (not assigned afterwards), so prod's checks run and a bad name is reported.
+        overrides = {"env": chosen, **overrides}
     try:
-        settings = Settings(_env_file=files, **overrides)  # type: ignore[call-arg]
-        if chosen and not overrides.get("env"):
-            settings.env = Env(chosen)
-        return settings
+        return Settings(_env_file=files, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError([_describe(err) for err in exc.errors()]) from None
     except ValueError as exc:
         raise SettingsError([str(exc)]) from None
+
+
+def _env_from_dotenv() -> str | None:
+    """GENLOOM_ENV / APP_ENV written in `.env` itself also selects the `.env.<env>` layer."""
+    from dotenv import dotenv_values
+
+    values = {k.upper(): v for k, v in dotenv_values(".env", encoding="utf-8").items() if v}
+    return values.get("GENLOOM_ENV") or values.get("APP_ENV")
 
 
 def _describe(err: Any) -> str:
@@ -273,10 +337,20 @@ def _describe(err: Any) -> str:
     return f"{name}: {msg}"
 
 
-def _env_name(field: str) -> str:
+def env_names(field: str) -> list[str]:
+    """Every environment name a field is read from, genloom's own first."""
     info = Settings.model_fields.get(field)
     alias = getattr(info, "validation_alias", None) if info else None
     if isinstance(alias, AliasChoices):
-        first = alias.choices[0]
-        return str(first)
-    return f"GENLOOM_{field.upper()}"
+        return [str(choice) for choice in alias.choices]
+    return [f"GENLOOM_{field.upper()}"]
+
+
+def _env_name(key: str) -> str:
+    """The variable to blame for an error at ``key`` (a field name or one of its aliases): the one the user set."""
+    field = key
+    if key not in Settings.model_fields:
+        field = next((f for f in Settings.model_fields if key.lower() in (n.lower() for n in env_names(f))), key)
+    names = env_names(field) if field in Settings.model_fields else [key]
+    present = {name.upper() for name in os.environ}
+    return next((name for name in names if name.upper() in present), names[0])

@@ -1,8 +1,18 @@
 """Wake-ups: tell workers that jobs are waiting and event hubs that events were written.
 
-In one process an asyncio.Event is enough. Across processes PostgreSQL delivers ``NOTIFY`` at commit (the
-queue issues ``pg_notify`` inside the same transaction), Redis pub/sub serves when ``USE_REDIS`` is on, and
-everything else falls back to polling, so a lost wake-up only costs latency, never a job or an event.
+A wake-up is only ever a hint. Every consumer also polls (``poll_interval_seconds`` for workers,
+``event_poll_seconds`` for the hub), so a lost wake-up costs latency, never a job or an event.
+
+Sources, all feeding the same two process-local flags ("jobs" and "events"):
+
+- **this process**: ``wake_local`` after a commit.
+- **PostgreSQL**: the queue calls ``notify_in_txn`` inside its transactions, so ``NOTIFY`` is delivered at
+  commit. One dedicated asyncpg connection (never one from the SQLAlchemy pool, which would hand it back and
+  lose the LISTEN) listens on both channels, and is re-opened with backoff after the server restarts.
+- **Redis** (``USE_REDIS``): ``wake_local`` also publishes, fire-and-forget; a subscriber task listens.
+- **SQLite across processes**: a thread watches ``PRAGMA data_version`` on its own sqlite3 connection every
+  ~10 ms; the value changes whenever another connection commits, so ``genloom worker`` processes on one
+  SQLite file react in milliseconds without any server.
 """
 
 from __future__ import annotations
@@ -10,8 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from genloom.core.db import Database
@@ -21,41 +37,98 @@ log = logging.getLogger("genloom.signals")
 
 JOBS_CHANNEL = "genloom_jobs"
 EVENTS_CHANNEL = "genloom_events"
+#: how often the SQLite watcher reads ``PRAGMA data_version``
+SQLITE_WATCH_SECONDS = 0.01
+#: reconnect backoff for the LISTEN connection and the Redis subscriber
+BACKOFF_START, BACKOFF_CAP = 0.1, 5.0
 
 
 class Signals:
-    """Process-local wake-ups, optionally fed by PostgreSQL LISTEN or Redis pub/sub."""
+    """Process-local wake-ups, fed by this process, PostgreSQL LISTEN, Redis pub/sub or SQLite's data_version.
+
+    ``events_seq`` counts "events may have been written" wake-ups (from any source). The hub records the
+    value it has caught up with, which lets the read model tell whether a cached entry might be older than a
+    commit it was told about (see ``genloom/jobs/readmodel.py``).
+    """
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
         self._jobs = asyncio.Event()
         self._events = asyncio.Event()
+        #: bumped by every events wake-up; consumers wait for it to move past what they saw
+        self.events_seq = 0
+        self._events_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._token = os.urandom(8).hex()  # tags our own Redis messages so we can skip them
+        self._redis: Any = None
+        self._publish_pending: set[str] = set()
+        self._publisher: asyncio.Task[None] | None = None
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        #: True while the PostgreSQL LISTEN connection is up (health, tests)
+        self.listening = False
+        #: True while the Redis subscriber is subscribed
+        self.subscribed = False
 
     # -- producers ---------------------------------------------------------------------------------------
     async def notify_in_txn(self, conn: AsyncConnection, *, jobs: bool = False, events: bool = True) -> None:
         """Inside a write transaction: PostgreSQL delivers these at commit, to every process."""
         if self.db.is_sqlite:
             return
-        if jobs:
+        if jobs and events:
+            await conn.execute(text("SELECT pg_notify(:a, ''), pg_notify(:b, '')"), {"a": JOBS_CHANNEL, "b": EVENTS_CHANNEL})
+        elif jobs:
             await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": JOBS_CHANNEL})
-        if events:
+        elif events:
             await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": EVENTS_CHANNEL})
 
     def wake_local(self, *, jobs: bool = False, events: bool = True) -> None:
-        """After commit: wake this process's workers and hub at once."""
+        """After commit: wake this process's workers and hub at once (and other processes through Redis)."""
+        self._set(jobs=jobs, events=events)
+        if self.settings.use_redis and self._redis is not None:
+            if jobs:
+                self._publish_pending.add(JOBS_CHANNEL)
+            if events:
+                self._publish_pending.add(EVENTS_CHANNEL)
+            if self._publish_pending and (self._publisher is None or self._publisher.done()) and self._loop:
+                self._publisher = self._loop.create_task(self._publish())
+
+    def _set(self, *, jobs: bool, events: bool) -> None:
         if jobs:
             self._jobs.set()
         if events:
             self._events.set()
+            self.events_seq += 1
+            self._events_changed.set()
+
+    def _set_threadsafe(self, *, jobs: bool, events: bool) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+                loop.call_soon_threadsafe(lambda: self._set(jobs=jobs, events=events))
 
     # -- consumers ---------------------------------------------------------------------------------------
     async def wait_jobs(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a jobs wake-up (one consumer: the worker loop)."""
         await self._wait(self._jobs, timeout)
 
     async def wait_events(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for an events wake-up (single-consumer flag; see ``wait_events_since``)."""
         await self._wait(self._events, timeout)
+
+    async def wait_events_since(self, seen: int, timeout: float) -> int:
+        """Wait until ``events_seq`` moves past ``seen`` (or ``timeout``); returns the current value.
+
+        Safe for any number of consumers: each keeps its own ``seen``."""
+        while self.events_seq == seen:
+            self._events_changed.clear()
+            try:
+                await asyncio.wait_for(self._events_changed.wait(), timeout)
+            except TimeoutError:
+                break
+        return self.events_seq
 
     @staticmethod
     async def _wait(flag: asyncio.Event, timeout: float) -> None:
@@ -63,13 +136,167 @@ class Signals:
             await asyncio.wait_for(flag.wait(), timeout)
         flag.clear()
 
+    # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start cross-process listeners (none are needed in a single embedded process)."""
+        """Start the cross-process listeners this configuration needs."""
+        self._loop = asyncio.get_running_loop()
+        if self.db.dialect == "postgresql":
+            self._tasks.append(asyncio.create_task(self._pg_listen_forever(), name="genloom-pg-listen"))
+        if self.settings.use_redis:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(self.settings.redis_url, socket_connect_timeout=5)
+            self._tasks.append(asyncio.create_task(self._redis_subscribe_forever(), name="genloom-redis-sub"))
+        if self.db.is_sqlite:
+            path = make_url(self.db.url).database
+            if path and path != ":memory:" and not path.startswith("file::memory:"):
+                self._watch_stop.clear()
+                self._watcher = threading.Thread(
+                    target=self._watch_sqlite, args=(Path(path),), name="genloom-sqlite-watch", daemon=True
+                )
+                self._watcher.start()
 
     async def close(self) -> None:
-        for task in self._tasks:
+        self._watch_stop.set()
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.join, 2.0)
+            self._watcher = None
+        tasks = [*self._tasks, *([self._publisher] if self._publisher else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self._publisher = None
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+
+    # -- PostgreSQL LISTEN -------------------------------------------------------------------------------
+    def _asyncpg_dsn(self) -> str:
+        url = make_url(self.db.url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    async def _pg_listen_forever(self) -> None:
+        import asyncpg
+
+        delay = BACKOFF_START
+        while True:
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(self._asyncpg_dsn(), timeout=10,
+                                             server_settings={"application_name": "genloom-listen"})
+                lost = asyncio.get_running_loop().create_future()
+
+                def _on_notify(_c: Any, _pid: int, channel: str, _payload: str) -> None:
+                    self._set(jobs=channel == JOBS_CHANNEL, events=channel == EVENTS_CHANNEL)
+
+                def _on_close(_c: Any) -> None:
+                    if not lost.done():
+                        lost.set_result(None)
+
+                conn.add_termination_listener(_on_close)
+                await conn.add_listener(JOBS_CHANNEL, _on_notify)
+                await conn.add_listener(EVENTS_CHANNEL, _on_notify)
+                self.listening = True
+                delay = BACKOFF_START
+                # Anything committed while we were not listening is recovered by the consumers' catch-up reads.
+                self._set(jobs=True, events=True)
+                log.info("signals.listening channels=%s,%s", JOBS_CHANNEL, EVENTS_CHANNEL)
+                while not lost.done():
+                    # A dead TCP peer does not always close the socket: probe now and then.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(lost), 5.0)
+                    if not lost.done():
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), 5.0)
+                log.warning("signals.listen_lost reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the listener must outlive any database hiccup
+                log.warning("signals.listen_failed error=%s retry_in=%.1fs", type(exc).__name__, delay)
+            finally:
+                self.listening = False
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2.0)
+            self._set(jobs=True, events=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_CAP)
+
+    # -- Redis pub/sub -----------------------------------------------------------------------------------
+    def _redis_channel(self, name: str) -> str:
+        return f"{self.settings.redis_prefix}:{name}"
+
+    async def _publish(self) -> None:
+        """Publish pending wake-ups; coalesces bursts into one message per channel."""
+        while self._publish_pending:
+            channels = sorted(self._publish_pending)
+            self._publish_pending.clear()
+            try:
+                for name in channels:
+                    await self._redis.publish(self._redis_channel(name), self._token)
+            except Exception as exc:  # noqa: BLE001 - a wake-up is a hint; polling covers a lost one
+                log.debug("signals.publish_failed error=%s", type(exc).__name__)
+                return
+
+    async def _redis_subscribe_forever(self) -> None:
+        delay = BACKOFF_START
+        jobs_ch, events_ch = self._redis_channel(JOBS_CHANNEL), self._redis_channel(EVENTS_CHANNEL)
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(jobs_ch, events_ch)
+                self.subscribed = True
+                delay = BACKOFF_START
+                self._set(jobs=True, events=True)
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    data = message.get("data")
+                    if data in (self._token, self._token.encode()):
+                        continue  # our own publish: this process was woken already
+                    channel = message.get("channel")
+                    channel = channel.decode() if isinstance(channel, bytes) else channel
+                    self._set(jobs=channel == jobs_ch, events=channel == events_ch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep subscribing whatever Redis does
+                log.warning("signals.redis_lost error=%s retry_in=%.1fs", type(exc).__name__, delay)
+            finally:
+                self.subscribed = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            self._set(jobs=True, events=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_CAP)
+
+    # -- SQLite data_version -----------------------------------------------------------------------------
+    def _watch_sqlite(self, path: Path) -> None:
+        """Thread: wake both flags whenever another connection commits to the database file."""
+        conn: sqlite3.Connection | None = None
+        last: int | None = None
+        while not self._watch_stop.is_set():
+            try:
+                if conn is None:
+                    if not path.exists():
+                        self._watch_stop.wait(0.5)
+                        continue
+                    conn = sqlite3.connect(str(path), timeout=0.05, isolation_level=None, check_same_thread=False)
+                    last = None
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                if last is not None and version != last:
+                    self._set_threadsafe(jobs=True, events=True)
+                last = version
+            except sqlite3.Error:
+                # Busy or the file went away: reopen on the next round; polling covers the gap.
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                conn = None
+            self._watch_stop.wait(SQLITE_WATCH_SECONDS)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()

@@ -10,9 +10,17 @@ from genloom.jobs.registry import KindRegistry
 PIPELINE_MODULES = (
     "genloom.pipelines.builtin",
     "genloom.pipelines.image_generate",
+    "genloom.cinemind.pipeline",
 )
 
 
 def register_all(kinds: KindRegistry) -> None:
     for name in PIPELINE_MODULES:
-        importlib.import_module(name).register(kinds)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # an optional pipeline that is not part of this build; a missing dependency inside one still fails
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        module.register(kinds)

@@ -1,0 +1,273 @@
+"""The ``genloom`` command: serve, worker, migrate, janitor, jobs, generate, openapi (+ feature commands)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from genloom.core.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+#: feature modules exposing ``register(group: click.Group)`` to add their own commands
+CLI_MODULES = ("genloom.identity.cli", "genloom.cinemind.cli")
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    env = ctx.obj.get("env") if ctx.obj else None
+    try:
+        return load_settings(env, **{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        click.echo(f"genloom: {exc}", err=True)
+        sys.exit(2)
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+@click.group()
+@click.option("--env", "env", default=None, help="Layer .env.<ENV> over .env (dev, prod, test).")
+@click.pass_context
+def main(ctx: click.Context, env: str | None) -> None:
+    """genloom: durable AI generation jobs, media and live progress for creative apps."""
+    ctx.ensure_object(dict)
+    ctx.obj["env"] = env
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default from HOST / GENLOOM_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default from PORT / GENLOOM_PORT).")
+@click.option("--workers", type=int, default=None, help="Embedded worker slots; 0 turns them off.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the HTTP API (with embedded workers unless --workers 0)."""
+    import uvicorn
+
+    from genloom.app import create_app
+    from genloom.providers.factory import build_providers
+
+    settings = _settings(ctx, host=host, port=port, workers=workers)
+    try:
+        build_providers(settings)  # a chosen provider without its key stops start-up here, clearly
+    except SettingsError as exc:
+        click.echo(f"genloom: {exc}", err=True)
+        sys.exit(2)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5)
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=int, default=4, show_default=True, help="Jobs run at once.")
+@click.option("--kinds", default=None, help="Comma-separated job kinds to run (default: all).")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
+    """Run a worker process. SIGTERM/SIGINT drain gracefully."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        from genloom.core.logging import configure_logging
+        from genloom.jobs.janitor import run_janitor_forever
+        from genloom.jobs.worker import Worker
+        from genloom.runtime import build_runtime, start_runtime
+
+        configure_logging(settings)
+        runtime = build_runtime(settings)
+        await start_runtime(runtime)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        w = Worker(runtime, concurrency=concurrency, name="worker", kinds=kinds.split(",") if kinds else None)
+        janitor = asyncio.create_task(run_janitor_forever(runtime, stop))
+        try:
+            await w.run(stop)
+        finally:
+            await w.shutdown(settings.shutdown_grace_seconds)
+            stop.set()
+            with contextlib.suppress(Exception):
+                await janitor
+            await runtime.close()
+
+    _run(go)
+
+
+async def _with_runtime(settings: Settings, fn: Callable[[Any], Awaitable[T]], *, migrate: bool | None = None) -> T:
+    from genloom.runtime import build_runtime, start_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        await start_runtime(runtime, migrate=migrate)
+        return await fn(runtime)
+    finally:
+        await runtime.close()
+
+
+@main.command()
+@click.option("--revision", default="heads", show_default=True)
+@click.pass_context
+def migrate(ctx: click.Context, revision: str) -> None:
+    """Upgrade the database schema."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        from genloom.core.db import Database
+        from genloom.core.migrate import upgrade
+
+        db = Database(settings)
+        try:
+            await upgrade(db.engine, revision)
+        finally:
+            await db.dispose()
+
+    _run(go)
+    click.echo(f"database at {revision}")
+
+
+main.add_command(migrate, name="init-db")
+
+
+@main.command()
+@click.option("--older-than-hours", type=float, default=None, help="Retention age (default GENLOOM_RETENTION_HOURS).")
+@click.pass_context
+def janitor(ctx: click.Context, older_than_hours: float | None) -> None:
+    """Rescue lapsed leases and prune finished jobs past retention, once."""
+    from genloom.jobs import janitor as jan
+
+    settings = _settings(ctx)
+
+    async def go(rt: Any) -> dict[str, Any]:
+        rescued = await jan.rescue_expired(rt)
+        age = timedelta(hours=older_than_hours) if older_than_hours is not None else None
+        pruned = await jan.prune(rt, older_than=age)
+        return {"rescued": rescued, "pruned": pruned}
+
+    click.echo(json.dumps(_run(lambda: _with_runtime(settings, go))))
+
+
+@main.group()
+def jobs() -> None:
+    """Inspect and control jobs."""
+
+
+@jobs.command("list")
+@click.option("--status", default=None)
+@click.option("--kind", default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_context
+def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: int) -> None:
+    """List recent jobs."""
+    from genloom.core.principal import SYSTEM
+    from genloom.jobs import service
+
+    settings = _settings(ctx)
+
+    async def go(rt: Any) -> list[dict[str, Any]]:
+        async with rt.db.read_session() as s:
+            items, _ = await service.list_jobs(s, SYSTEM, status=status, kind=kind, limit=limit)
+            return items
+
+    for job in _run(lambda: _with_runtime(settings, go)):
+        click.echo(f"{job['id']}  {job['kind']:<16} {job['status']:<10} {job['progress']:>3}%  {job['created_at']}")
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.pass_context
+def jobs_show(ctx: click.Context, job_id: str) -> None:
+    """Print one job as JSON."""
+    from genloom.core.principal import SYSTEM
+    from genloom.jobs import service
+
+    settings = _settings(ctx)
+
+    async def go(rt: Any) -> dict[str, Any]:
+        async with rt.db.read_session() as s:
+            return await service.get_job(s, SYSTEM, job_id)
+
+    click.echo(json.dumps(_guard(lambda: _run(lambda: _with_runtime(settings, go))), ensure_ascii=False, indent=2))
+
+
+@jobs.command("cancel")
+@click.argument("job_id")
+@click.pass_context
+def jobs_cancel(ctx: click.Context, job_id: str) -> None:
+    """Cancel a job."""
+    from genloom.core.principal import SYSTEM
+    from genloom.jobs import service
+
+    settings = _settings(ctx)
+
+    async def go(rt: Any) -> dict[str, Any]:
+        async with rt.db.session() as s:
+            return await service.cancel_job(s, rt, SYSTEM, job_id)
+
+    job = _guard(lambda: _run(lambda: _with_runtime(settings, go)))
+    click.echo(f"{job['id']} {job['status']}")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    from genloom.core.errors import GenloomError
+
+    try:
+        return fn()
+    except GenloomError as exc:
+        click.echo(f"genloom: {exc.message}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--seed", type=int, default=None)
+@click.option("--width", type=int, default=None)
+@click.option("--height", type=int, default=None)
+@click.option("--negative", default=None, help="Negative prompt.")
+@click.option("--wait/--no-wait", default=False, help="Follow progress and print where the result is.")
+@click.pass_context
+def generate(ctx: click.Context, prompt: str, seed: int | None, width: int | None, height: int | None,
+             negative: str | None, wait: bool) -> None:
+    """Queue an image generation; with --wait, show live progress and print the result file's path."""
+    from genloom.cli_generate import run_generate
+
+    settings = _settings(ctx)
+    job_input: dict[str, Any] = {"prompt": prompt}
+    for key, value in (("seed", seed), ("width", width), ("height", height), ("negative_prompt", negative)):
+        if value is not None:
+            job_input[key] = value
+    code = _guard(lambda: _run(lambda: _with_runtime(settings, lambda rt: run_generate(rt, job_input, wait))))
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(output: Path | None) -> None:
+    """Write the OpenAPI document (JSON)."""
+    from genloom.app import create_app
+
+    doc = json.dumps(create_app(load_settings()).openapi(), ensure_ascii=False, indent=2)
+    if output:
+        output.write_text(doc, encoding="utf-8")
+    else:
+        click.echo(doc)
+
+
+for _name in CLI_MODULES:
+    try:
+        importlib.import_module(_name).register(main)
+    except ModuleNotFoundError as _exc:
+        if _exc.name is None or not _name.startswith(_exc.name):
+            raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

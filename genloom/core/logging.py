@@ -1,0 +1,306 @@
+"""Logging for every genloom process: one configuration call, request ids, redaction, a request log.
+
+* :func:`configure_logging` sets the root logger from settings (text or one JSON object per line, optional
+  rotating file). Calling it again replaces what it installed before and nothing else.
+* :class:`RequestLogMiddleware` is a pure ASGI middleware (no ``BaseHTTPMiddleware``: that one costs a task
+  and a memory stream per request). It binds the request id that every log record carries, echoes it as
+  ``X-Request-ID`` and writes one ``http.request …`` line per request.
+* :class:`RedactFilter` scrubs bearer tokens, ``sk-…`` keys and ``key=value`` secrets from every message, so
+  a careless ``log.info("%s", headers)`` cannot leak a credential.
+
+Log lines are dotted event names followed by ``key=value`` pairs: ``jobs.claimed job_id=… kind=…``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+#: The current request's id; "-" outside a request.
+request_id_var: ContextVar[str] = ContextVar("genloom_request_id", default="-")
+
+REQUEST_ID_HEADER = "x-request-id"
+#: A client-sent id is reused only if it looks like an id (no newlines or markup smuggled into logs).
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: Query parameters whose values never reach a log line.
+SECRET_PARAMS = frozenset({"sig", "signature", "token", "key", "api_key", "apikey", "access_token", "refresh_token",
+                           "password", "secret", "x-amz-signature", "x-amz-credential", "x-amz-security-token"})
+_MARK = "_genloom_handler"  # set on the handlers configure_logging installs, so a second call can find them
+
+# Secrets that may appear in free text. Order matters: the key=value rule runs last so that
+# "Authorization: Bearer x" is handled by the bearer rule first.
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-[REDACTED]"),
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|access[_-]?token|refresh[_-]?token|token|password|secret|sig|signature"
+            r"|x-amz-signature|x-amz-credential|x-amz-security-token)(\"?\s*[=:]\s*\"?)([^\s&\"',;}]+)"
+        ),
+        r"\1\2[REDACTED]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """Replace obvious secrets in ``text`` with ``[REDACTED]``."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of secret parameters replaced (``sig=…&w=3`` → ``sig=[REDACTED]&w=3``)."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        parts.append(f"{name}=[REDACTED]" if sep and name.lower() in SECRET_PARAMS else part)
+    return "&".join(parts)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` (the bound request id or "-") to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class RedactFilter(logging.Filter):
+    """Rewrites each record's message with secrets removed (message, arguments and exception text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = str(record.msg)
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, UTF-8 text kept as is (``ensure_ascii=False``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", request_id_var.get()),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exc"] = record.exc_text
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def _formatter(fmt: str) -> logging.Formatter:
+    return JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def _utf8_stderr() -> Any:
+    # A server whose locale is C/POSIX would otherwise print Chinese prompts as "\u4e2d" escapes or fail.
+    stream = sys.stderr
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    reconfigure = getattr(stream, "reconfigure", None)
+    if encoding and encoding != "utf8" and reconfigure is not None:
+        try:
+            reconfigure(encoding="utf-8", errors="backslashreplace")
+        except (ValueError, OSError):  # a stream that already has output buffered
+            pass
+    return stream
+
+
+def configure_logging(settings: Any) -> None:
+    """Configure the root logger from ``settings`` (log_level, log_format, log_file…); safe to call again.
+
+    Handlers installed by an earlier call are removed and closed; handlers others installed (pytest's
+    capture, uvicorn's) are left alone.
+    """
+    unconfigure_logging()
+    root = logging.getLogger()
+    fmt = str(getattr(settings, "log_format", "text"))
+    handlers: list[logging.Handler] = [logging.StreamHandler(_utf8_stderr())]
+    log_file = getattr(settings, "log_file", None)
+    if log_file:
+        from pathlib import Path
+
+        path = Path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                path,
+                maxBytes=int(getattr(settings, "log_file_max_bytes", 10 * 1024 * 1024)),
+                backupCount=int(getattr(settings, "log_file_backups", 5)),
+                encoding="utf-8",
+            )
+        )
+    for handler in handlers:
+        setattr(handler, _MARK, True)
+        # Filters sit on handlers, not loggers: a logger's filters do not see records from its children.
+        handler.addFilter(RequestIdFilter())
+        handler.addFilter(RedactFilter())
+        handler.setFormatter(_formatter(fmt))
+        root.addHandler(handler)
+    root.setLevel(str(getattr(settings, "log_level", "INFO")).upper())
+    # uvicorn's own access log would duplicate http.request lines (and print raw query strings).
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def unconfigure_logging() -> None:
+    """Remove the handlers :func:`configure_logging` installed (tests, embedding genloom in another app)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _MARK, False):
+            root.removeHandler(handler)
+            handler.close()
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------
+
+jobs_log = logging.getLogger("genloom.jobs")
+
+
+def log_job_transition(transition: str, *, job_id: str, kind: str, status: str, level: int = logging.INFO,
+                       **fields: Any) -> None:
+    """Log ``jobs.<transition> job_id=… kind=… status=… [k=v…]`` on the ``genloom.jobs`` logger."""
+    if not jobs_log.isEnabledFor(level):
+        return
+    extra = "".join(f" {key}={_value(val)}" for key, val in fields.items())
+    jobs_log.log(level, "jobs.%s job_id=%s kind=%s status=%s%s", transition, job_id, kind, status, extra)
+
+
+def _value(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+
+
+# --- request middleware -------------------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestObserver(Protocol):
+    """Called once per finished HTTP request (metrics use it)."""
+
+    def __call__(self, method: str, route: str, status: int, duration_s: float) -> None: ...
+
+
+access_log = logging.getLogger("genloom.http")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/jobs/{job_id}``), or "unmatched" (keeps label sets small)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str) and path:
+        return path
+    return "unmatched"
+
+
+def _observers(scope: Scope) -> list[RequestObserver]:
+    # Observers live on the process runtime (runtime.extras["request_observers"]) so that each app, and
+    # each test's app, has its own; the middleware is built before the runtime exists.
+    state = getattr(scope.get("app"), "state", None)
+    runtime = getattr(state, "runtime", None) if state is not None else None
+    extras = getattr(runtime, "extras", None)
+    if not extras:
+        return []
+    observers: list[RequestObserver] = extras.get("request_observers") or []
+    return observers
+
+
+def _incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Binds a request id, returns it as ``X-Request-ID`` and logs one line per HTTP request or WebSocket."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500 if kind == "http" else 101
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), header]
+            elif message["type"] == "websocket.close" and status == 101:
+                status = 1000 if message.get("code") is None else int(message["code"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            try:
+                self._record(scope, kind, status, duration, request_id)
+            finally:
+                request_id_var.reset(token)
+
+    @staticmethod
+    def _record(scope: Scope, kind: str, status: int, duration: float, request_id: str) -> None:
+        method = scope.get("method", "WS") if kind == "http" else "WS"
+        if access_log.isEnabledFor(logging.INFO):
+            path = scope.get("path", "")
+            query = scope.get("query_string", b"")
+            if query:
+                path = f"{path}?{redact_query(query.decode('latin-1'))}"
+            event = "http.request" if kind == "http" else "ws.session"
+            access_log.info(
+                "%s method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
+                event, method, path, status, duration * 1000.0, request_id,
+            )
+        if kind == "http":
+            observers = _observers(scope)
+            if observers:
+                route = route_template(scope)
+                for observe in observers:
+                    try:
+                        observe(method, route, status, duration)
+                    except Exception:  # metrics must never break a response
+                        access_log.exception("http.observer_failed route=%s", route)

@@ -1,0 +1,112 @@
+"""Housekeeping: rescue jobs whose lease lapsed, prune finished jobs and their events, forget dead workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+
+from genloom.core.db import utc_now
+from genloom.jobs import batch
+from genloom.jobs.models import WorkerRow
+from genloom.jobs.queue import event_row, events_t, jobs_t
+from genloom.jobs.states import TERMINAL, EventType, JobStatus
+
+if TYPE_CHECKING:
+    from genloom.runtime import Runtime
+
+log = logging.getLogger("genloom.janitor")
+
+PRUNE_EVERY = 600.0  # seconds between retention passes (rescue runs every janitor interval)
+
+
+async def rescue_expired(runtime: Runtime) -> dict[str, int]:
+    """Running jobs whose lease lapsed: back to queued while attempts remain, else failed (lease_expired)."""
+    now = utc_now()
+    lapsed = (jobs_t.c.status == JobStatus.running.value) & (jobs_t.c.lease_until < now)
+    returning = (jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.progress)
+    error = {"code": "lease_expired", "message": "the worker running this job stopped responding", "retryable": True}
+    async with runtime.db.write() as conn:
+        requeued = (
+            await conn.execute(
+                update(jobs_t).where(lapsed, jobs_t.c.attempts < jobs_t.c.max_attempts)
+                .values(status=JobStatus.queued.value, worker_id=None, lease_until=None, run_at=now, updated_at=now,
+                        error=error)
+                .returning(*returning)
+            )
+        ).all()
+        failed = (
+            await conn.execute(
+                update(jobs_t).where(lapsed, jobs_t.c.attempts >= jobs_t.c.max_attempts)
+                .values(status=JobStatus.failed.value, lease_until=None, finished_at=now, updated_at=now,
+                        error={**error, "retryable": False})
+                .returning(*returning)
+            )
+        ).all()
+        events: list[dict[str, Any]] = [
+            event_row(r.id, r.owner_id, EventType.retrying,
+                      {"status": "queued", "progress": r.progress, "attempts": r.attempts, "reason": "lease_expired"}, now)
+            for r in requeued
+        ]
+        events += [
+            event_row(r.id, r.owner_id, EventType.failed,
+                      {"status": "failed", "progress": r.progress, "attempts": r.attempts,
+                       "error": {**error, "retryable": False}}, now)
+            for r in failed
+        ]
+        if events:
+            await conn.execute(insert(events_t), events)
+            for parent_id in {r.parent_id for r in failed if r.parent_id}:
+                await batch.refresh_parent(conn, parent_id, now)
+            await runtime.signals.notify_in_txn(conn, jobs=bool(requeued), events=True)
+    if requeued or failed:
+        runtime.signals.wake_local(jobs=bool(requeued), events=True)
+        log.warning("janitor.rescued requeued=%d failed=%d", len(requeued), len(failed))
+    return {"requeued": len(requeued), "failed": len(failed)}
+
+
+async def prune(runtime: Runtime, *, older_than: timedelta | None = None) -> dict[str, int]:
+    """Delete finished top-level jobs (children go with them) and their events past the retention age."""
+    age = older_than if older_than is not None else timedelta(hours=runtime.settings.retention_hours)
+    cutoff = utc_now() - age
+    done = [s.value for s in TERMINAL]
+    old_roots = select(jobs_t.c.id).where(
+        jobs_t.c.parent_id.is_(None), jobs_t.c.status.in_(done), jobs_t.c.finished_at < cutoff
+    )
+    async with runtime.db.write() as conn:
+        ids = [r.id for r in (await conn.execute(old_roots)).all()]
+        pruned_jobs = pruned_events = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            family = select(jobs_t.c.id).where((jobs_t.c.id.in_(chunk)) | (jobs_t.c.parent_id.in_(chunk)))
+            res = await conn.execute(delete(events_t).where(events_t.c.job_id.in_(family)))
+            pruned_events += res.rowcount or 0
+            await conn.execute(delete(jobs_t).where(jobs_t.c.parent_id.in_(chunk)))
+            res = await conn.execute(delete(jobs_t).where(jobs_t.c.id.in_(chunk)))
+            pruned_jobs += res.rowcount or 0
+        stale = utc_now() - timedelta(seconds=max(300.0, runtime.settings.lease_seconds * 5))
+        res = await conn.execute(delete(WorkerRow).where(WorkerRow.seen_at < stale))
+        workers = res.rowcount or 0
+    if pruned_jobs or workers:
+        log.info("janitor.pruned jobs=%d events=%d workers=%d", pruned_jobs, pruned_events, workers)
+    return {"jobs": pruned_jobs, "events": pruned_events, "workers": workers}
+
+
+async def run_janitor_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Rescue every ``janitor_interval_seconds``, prune every ten minutes, until ``stop`` is set."""
+    last_prune = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            await rescue_expired(runtime)
+            if loop.time() - last_prune >= PRUNE_EVERY:
+                last_prune = loop.time()
+                await prune(runtime)
+        except Exception:  # noqa: BLE001 - try again next round
+            log.warning("janitor.failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), runtime.settings.janitor_interval_seconds)

@@ -1,0 +1,399 @@
+"""The durable queue: every job transition is one guarded UPDATE plus one event INSERT, in one transaction.
+
+Guards: a transition out of ``running`` names the worker that holds the lease (``worker_id``) and the status it
+expects, so a worker that lost its lease (the janitor rescued the job, another worker holds it now) changes
+nothing. Claims take several jobs in one statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+serialises writers with ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from genloom.core.db import utc_now
+from genloom.core.ids import new_id
+from genloom.jobs import batch
+from genloom.jobs.models import Job, JobEvent
+from genloom.jobs.states import EventType, JobStatus
+
+if TYPE_CHECKING:
+    from genloom.runtime import Runtime
+
+log = logging.getLogger("genloom.jobs")
+
+jobs_t = Job.__table__
+events_t = JobEvent.__table__
+Executor = AsyncSession | AsyncConnection
+
+#: columns a worker needs to run a job
+CLAIM_COLUMNS = (
+    jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.input, jobs_t.c.attempts,
+    jobs_t.c.max_attempts, jobs_t.c.priority, jobs_t.c.run_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    kind: str
+    owner_id: str
+    parent_id: str | None
+    input: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    priority: int
+
+
+def event_row(job_id: str, owner_id: str, type_: EventType, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"job_id": job_id, "owner_id": owner_id, "type": type_.value, "data": data, "created_at": now}
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a provider's Retry-After is a floor, never shortened."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay = random.uniform(0, ceiling) if ceiling > 0 else 0.0
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap if cap > 0 else retry_after))
+    return delay
+
+
+# --- enqueue ------------------------------------------------------------------------------------------------
+
+
+def _wake_after_commit(session: Executor, runtime: Runtime) -> None:
+    """Wake this process's workers and hub once the caller's transaction commits (never before)."""
+    from sqlalchemy import event
+
+    if not isinstance(session, AsyncSession):
+        return
+    sync = session.sync_session
+    if sync.info.get("genloom_wake"):
+        return
+    sync.info["genloom_wake"] = True
+
+    def _fire(s: Any) -> None:
+        s.info.pop("genloom_wake", None)
+        runtime.signals.wake_local(jobs=True, events=True)
+
+    def _reset(s: Any) -> None:
+        s.info.pop("genloom_wake", None)
+
+    event.listen(sync, "after_commit", _fire, once=True)
+    event.listen(sync, "after_soft_rollback", _reset, once=True)
+
+
+async def find_idempotent(ex: Executor, runtime: Runtime, owner_id: str, key: str) -> str | None:
+    """The id of the job created with this key in the last ``idempotency_hours``, if any."""
+    row = (
+        await ex.execute(
+            select(jobs_t.c.id, jobs_t.c.created_at).where(
+                jobs_t.c.owner_id == owner_id, jobs_t.c.idempotency_key == key
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.created_at < utc_now() - timedelta(hours=runtime.settings.idempotency_hours):
+        # The key's window is over: free it so a new job can take it.
+        await ex.execute(update(jobs_t).where(jobs_t.c.id == row.id).values(idempotency_key=None))
+        return None
+    return str(row.id)
+
+
+async def enqueue(
+    ex: Executor,
+    runtime: Runtime,
+    *,
+    kind: str,
+    input: dict[str, Any] | None = None,
+    inputs: list[dict[str, Any]] | None = None,
+    owner_id: str,
+    priority: int = 0,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    idempotency_key: str | None = None,
+    surface: str | None = None,
+) -> str:
+    """Insert a job (or a batch parent with one child per entry of ``inputs``) and its ``queued`` event(s).
+
+    Runs inside the caller's transaction; workers are woken after it commits. Returns the job id (for a
+    repeated Idempotency-Key, the id of the first job)."""
+    if idempotency_key:
+        existing = await find_idempotent(ex, runtime, owner_id, idempotency_key)
+        if existing is not None:
+            return existing
+    now = utc_now()
+    due = run_at or now
+    attempts_cap = max_attempts or runtime.settings.job_max_attempts
+    base = {
+        "kind": kind, "owner_id": owner_id, "status": JobStatus.queued.value, "progress": 0, "priority": priority,
+        "attempts": 0, "max_attempts": attempts_cap, "run_at": due, "cancel_requested": False, "surface": surface,
+        "created_at": now, "updated_at": now, "is_batch": False, "parent_id": None, "idempotency_key": None,
+    }
+    job_id = new_id()
+    rows: list[dict[str, Any]]
+    if inputs is None:
+        data = runtime.kinds.validate_input(kind, input or {})
+        rows = [{**base, "id": job_id, "input": data, "idempotency_key": idempotency_key}]
+    else:
+        validated = [runtime.kinds.validate_input(kind, item, field_prefix=f"inputs.{i}") for i, item in enumerate(inputs)]
+        rows = [{**base, "id": job_id, "input": {"count": len(validated)}, "is_batch": True,
+                 "idempotency_key": idempotency_key}]
+        rows += [{**base, "id": new_id(), "parent_id": job_id, "input": item} for item in validated]
+    await ex.execute(insert(jobs_t), rows)
+    queued = {"status": JobStatus.queued.value, "progress": 0, "attempts": 0}
+    await ex.execute(insert(events_t), [event_row(r["id"], owner_id, EventType.queued, queued, now) for r in rows])
+    conn = await _connection(ex)
+    await runtime.signals.notify_in_txn(conn, jobs=True, events=True)
+    _wake_after_commit(ex, runtime)
+    log.info("jobs.enqueued job_id=%s kind=%s owner=%s children=%d", job_id, kind, owner_id, len(rows) - 1)
+    return job_id
+
+
+async def _connection(ex: Executor) -> AsyncConnection:
+    return await ex.connection() if isinstance(ex, AsyncSession) else ex
+
+
+# --- claim --------------------------------------------------------------------------------------------------
+
+
+async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str]) -> list[ClaimedJob]:
+    """Take up to ``limit`` due jobs of ``kinds``: best priority first, then oldest run_at."""
+    if limit <= 0 or not kinds:
+        return []
+    now = utc_now()
+    lease_until = now + timedelta(seconds=runtime.settings.lease_seconds)
+    pick = (
+        select(jobs_t.c.id)
+        .where(
+            jobs_t.c.status == JobStatus.queued.value,
+            jobs_t.c.is_batch.is_(False),
+            jobs_t.c.run_at <= now,
+            jobs_t.c.kind.in_(kinds),
+        )
+        .order_by(jobs_t.c.priority.desc(), jobs_t.c.run_at, jobs_t.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        # A materialised CTE runs once; "id IN (sub-select … LIMIT n)" may be re-run per row by PostgreSQL's
+        # planner and then claims more than n.
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    stmt = (
+        update(jobs_t)
+        .where(jobs_t.c.id == pick.c.id, jobs_t.c.status == JobStatus.queued.value)
+        .values(
+            status=JobStatus.running.value, worker_id=worker_id, lease_until=lease_until,
+            attempts=jobs_t.c.attempts + 1, started_at=func.coalesce(jobs_t.c.started_at, now), updated_at=now,
+            phase=None,
+        )
+        .returning(*CLAIM_COLUMNS)
+    )
+    async with runtime.db.write() as conn:
+        rows = (await conn.execute(stmt)).all()
+        if not rows:
+            return []
+        await conn.execute(
+            insert(events_t),
+            [
+                event_row(r.id, r.owner_id, EventType.started,
+                          {"status": JobStatus.running.value, "progress": 0, "attempts": r.attempts}, now)
+                for r in rows
+            ],
+        )
+        for parent_id in {r.parent_id for r in rows if r.parent_id}:
+            await batch.refresh_parent(conn, parent_id, now)
+        await runtime.signals.notify_in_txn(conn, events=True)
+    runtime.signals.wake_local(events=True)
+    # RETURNING does not keep the sub-select's order: start the best jobs first.
+    rows.sort(key=lambda r: (-r.priority, r.run_at, r.id))
+    claimed = [ClaimedJob(r.id, r.kind, r.owner_id, r.parent_id, r.input or {}, r.attempts, r.max_attempts, r.priority)
+               for r in rows]
+    for job in claimed:
+        log.info("jobs.started job_id=%s kind=%s attempt=%d worker=%s", job.id, job.kind, job.attempts, worker_id)
+    return claimed
+
+
+# --- transitions out of running (all guarded by worker_id) ---------------------------------------------------
+
+
+def _held(job_id: str, worker_id: str) -> Any:
+    return and_(jobs_t.c.id == job_id, jobs_t.c.status == JobStatus.running.value, jobs_t.c.worker_id == worker_id)
+
+
+async def report(runtime: Runtime, job_id: str, worker_id: str, progress: int, phase: str | None) -> tuple[bool, bool]:
+    """Record progress/phase. Returns (still held, cancel requested)."""
+    now = utc_now()
+    values: dict[str, Any] = {"progress": progress, "updated_at": now}
+    if phase is not None:
+        values["phase"] = phase
+    async with runtime.db.write() as conn:
+        row = (
+            await conn.execute(
+                update(jobs_t).where(_held(job_id, worker_id)).values(**values)
+                .returning(jobs_t.c.owner_id, jobs_t.c.cancel_requested, jobs_t.c.phase)
+            )
+        ).first()
+        if row is None:
+            return False, False
+        type_ = EventType.phase if phase is not None else EventType.progress
+        data = {"status": JobStatus.running.value, "progress": progress, "phase": row.phase}
+        await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, type_, data, now)))
+        await runtime.signals.notify_in_txn(conn, events=True)
+    runtime.signals.wake_local(events=True)
+    return True, bool(row.cancel_requested)
+
+
+async def complete(runtime: Runtime, job_id: str, worker_id: str, result: dict[str, Any]) -> bool:
+    """running → succeeded. False when this worker no longer holds the job."""
+    now = utc_now()
+    async with runtime.db.write() as conn:
+        row = (
+            await conn.execute(
+                update(jobs_t).where(_held(job_id, worker_id))
+                .values(status=JobStatus.succeeded.value, progress=100, result=result, error=None, finished_at=now,
+                        updated_at=now, lease_until=None)
+                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
+            )
+        ).first()
+        if row is None:
+            return False
+        data = {"status": JobStatus.succeeded.value, "progress": 100, "attempts": row.attempts, "phase": row.phase,
+                "result": result}
+        await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, EventType.succeeded, data, now)))
+        if row.parent_id:
+            await batch.refresh_parent(conn, row.parent_id, now)
+        await runtime.signals.notify_in_txn(conn, events=True)
+    runtime.signals.wake_local(events=True)
+    log.info("jobs.succeeded job_id=%s worker=%s", job_id, worker_id)
+    return True
+
+
+async def fail(
+    runtime: Runtime,
+    job_id: str,
+    worker_id: str,
+    *,
+    code: str,
+    message: str,
+    retryable: bool,
+    retry_after: float | None = None,
+) -> str | None:
+    """running → queued (retry later) or failed. Returns the new status, or None if the lease was lost."""
+    now = utc_now()
+    settings = runtime.settings
+    async with runtime.db.write() as conn:
+        cur = (
+            await conn.execute(select(jobs_t.c.attempts, jobs_t.c.max_attempts).where(_held(job_id, worker_id)))
+        ).first()
+        if cur is None:
+            return None
+        error = {"code": code, "message": message[:2000], "retryable": retryable}
+        if retryable and cur.attempts < cur.max_attempts:
+            delay = backoff_seconds(cur.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds,
+                                    retry_after=retry_after)
+            values: dict[str, Any] = {"status": JobStatus.queued.value, "run_at": now + timedelta(seconds=delay),
+                                      "worker_id": None, "lease_until": None, "error": error}
+            new_status, type_ = JobStatus.queued, EventType.retrying
+            extra: dict[str, Any] = {"retry_in": round(delay, 3)}
+        else:
+            values = {"status": JobStatus.failed.value, "finished_at": now, "lease_until": None, "error": error}
+            new_status, type_, extra = JobStatus.failed, EventType.failed, {}
+        row = (
+            await conn.execute(
+                update(jobs_t).where(_held(job_id, worker_id)).values(**values, updated_at=now)
+                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.phase)
+            )
+        ).first()
+        if row is None:
+            return None
+        data = {"status": new_status.value, "progress": row.progress, "phase": row.phase, "attempts": cur.attempts,
+                "error": error, **extra}
+        await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, type_, data, now)))
+        if row.parent_id and new_status is JobStatus.failed:
+            await batch.refresh_parent(conn, row.parent_id, now)
+        await runtime.signals.notify_in_txn(conn, jobs=new_status is JobStatus.queued, events=True)
+    runtime.signals.wake_local(jobs=new_status is JobStatus.queued, events=True)
+    log.info("jobs.%s job_id=%s code=%s attempt=%d", type_.value, job_id, code, cur.attempts)
+    return new_status.value
+
+
+async def mark_canceled(runtime: Runtime, job_id: str, worker_id: str) -> bool:
+    """running → canceled, after the handler stopped on a cancel request."""
+    return await _leave_running(runtime, job_id, worker_id, JobStatus.canceled, EventType.canceled)
+
+
+async def release(runtime: Runtime, job_id: str, worker_id: str) -> bool:
+    """running → queued without using up an attempt (graceful shutdown could not finish it)."""
+    return await _leave_running(runtime, job_id, worker_id, JobStatus.queued, EventType.retrying, give_back=True)
+
+
+async def _leave_running(
+    runtime: Runtime, job_id: str, worker_id: str, status: JobStatus, type_: EventType, *, give_back: bool = False
+) -> bool:
+    now = utc_now()
+    values: dict[str, Any] = {"status": status.value, "updated_at": now, "lease_until": None}
+    if status is JobStatus.queued:
+        values |= {"worker_id": None, "run_at": now}
+        if give_back:
+            values["attempts"] = case((jobs_t.c.attempts > 0, jobs_t.c.attempts - 1), else_=0)
+    else:
+        values["finished_at"] = now
+    async with runtime.db.write() as conn:
+        row = (
+            await conn.execute(
+                update(jobs_t).where(_held(job_id, worker_id)).values(**values)
+                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.attempts)
+            )
+        ).first()
+        if row is None:
+            return False
+        data: dict[str, Any] = {"status": status.value, "progress": row.progress, "attempts": row.attempts}
+        if give_back:
+            data["reason"] = "released"
+        await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, type_, data, now)))
+        if row.parent_id and status is JobStatus.canceled:
+            await batch.refresh_parent(conn, row.parent_id, now)
+        await runtime.signals.notify_in_txn(conn, jobs=status is JobStatus.queued, events=True)
+    runtime.signals.wake_local(jobs=status is JobStatus.queued, events=True)
+    log.info("jobs.%s job_id=%s worker=%s", type_.value, job_id, worker_id)
+    return True
+
+
+async def heartbeat(runtime: Runtime, worker_id: str, job_ids: list[str]) -> set[str]:
+    """Renew the leases this worker holds; returns the ids it still holds."""
+    if not job_ids:
+        return set()
+    now = utc_now()
+    async with runtime.db.write() as conn:
+        rows = (
+            await conn.execute(
+                update(jobs_t)
+                .where(jobs_t.c.id.in_(job_ids), jobs_t.c.status == JobStatus.running.value,
+                       jobs_t.c.worker_id == worker_id)
+                .values(lease_until=now + timedelta(seconds=runtime.settings.lease_seconds))
+                .returning(jobs_t.c.id)
+            )
+        ).all()
+    return {r.id for r in rows}
+
+
+async def cancel_requested(runtime: Runtime, worker_id: str, job_ids: list[str]) -> set[str]:
+    """Which of this worker's running jobs have a pending cancel request (a cheap read)."""
+    if not job_ids:
+        return set()
+    async with runtime.db.reader.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(jobs_t.c.id).where(jobs_t.c.id.in_(job_ids), jobs_t.c.worker_id == worker_id,
+                                          jobs_t.c.cancel_requested.is_(True))
+            )
+        ).all()
+    return {r.id for r in rows}

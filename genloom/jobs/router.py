@@ -1,0 +1,97 @@
+"""Native job API: ``/v1/jobs`` and ``/v1/queue``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from genloom.core.errors import InvalidInput
+from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep
+from genloom.jobs import service
+from genloom.jobs.errors import JobNotFound, JobStateConflict
+from genloom.jobs.schemas import JOB_EXAMPLE, JobCreate, JobList, JobRead, QueueStats
+
+router = APIRouter(prefix="/v1", tags=["Jobs"])
+
+NativeCaller = CallerDep("native")
+
+
+def _problem(code: str, status: int, message: str) -> dict[str, Any]:
+    example = {"type": f"https://genloom.dev/errors/{code}", "title": message, "status": status, "code": code,
+               "message": message, "detail": message, "instance": "/v1/jobs/…"}
+    return {"description": message, "content": {"application/problem+json": {"example": example}}}
+
+
+NOT_FOUND = {404: _problem(JobNotFound.default_code, 404, "Job not found.")}
+INVALID = {400: _problem("validation_error", 400, "input.prompt: String should have at least 1 character")}
+
+
+@router.post(
+    "/jobs", status_code=202, response_model=JobRead,
+    responses={**INVALID, 202: {"content": {"application/json": {"example": {**JOB_EXAMPLE, "status": "queued"}}}}},
+    summary="Create a job or a batch",
+)
+async def create_job(
+    body: JobCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    caller: NativeCaller,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    if body.input is None and body.inputs is None:
+        raise InvalidInput("send input (one job) or inputs (a batch)", field="input")
+    return await service.create_job(
+        session, runtime, caller, kind=body.kind, input=body.input, inputs=body.inputs, priority=body.priority,
+        run_at=body.run_at, max_attempts=body.max_attempts, idempotency_key=idempotency_key, surface="native",
+    )
+
+
+@router.get("/jobs", response_model=JobList, responses=INVALID, summary="List jobs, newest first")
+async def list_jobs(
+    session: ReadSessionDep,
+    caller: NativeCaller,
+    status: Annotated[str | None, Query(description="queued | running | succeeded | failed | canceled")] = None,
+    kind: str | None = None,
+    parent_id: Annotated[str | None, Query(description="List a batch's children")] = None,
+    mine: Annotated[bool, Query(description="Only my jobs (admins otherwise see everyone's)")] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    items, next_cursor = await service.list_jobs(
+        session, caller, status=status, kind=kind, parent_id=parent_id, mine=mine, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get(
+    "/jobs/{job_id}", responses={**NOT_FOUND, 200: {"model": JobRead, "content": {"application/json": {"example": JOB_EXAMPLE}}}},
+    summary="Get a job",
+)
+async def get_job(job_id: str, runtime: RuntimeDep, caller: NativeCaller) -> JSONResponse:
+    # Hot path: no ORM session and no response-model validation; the read model serves it.
+    return JSONResponse(await service.read_job(runtime, caller, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel", response_model=JobRead,
+    responses={**NOT_FOUND, 409: _problem(JobStateConflict.default_code, 409, "job is already succeeded")},
+    summary="Cancel a job (queued: at once; running: the worker stops at its next step)",
+)
+async def cancel_job(job_id: str, session: SessionDep, runtime: RuntimeDep, caller: NativeCaller) -> dict[str, Any]:
+    return await service.cancel_job(session, runtime, caller, job_id)
+
+
+@router.post(
+    "/jobs/{job_id}/retry", status_code=202, response_model=JobRead,
+    responses={**NOT_FOUND, 409: _problem(JobStateConflict.default_code, 409, "only failed or canceled jobs can be retried")},
+    summary="Queue a failed or canceled job again",
+)
+async def retry_job(job_id: str, session: SessionDep, runtime: RuntimeDep, caller: NativeCaller) -> dict[str, Any]:
+    return await service.retry_job(session, runtime, caller, job_id)
+
+
+@router.get("/queue", response_model=QueueStats, tags=["System"], summary="Queue depth, oldest wait, live workers")
+async def queue_stats(session: ReadSessionDep, caller: NativeCaller) -> dict[str, Any]:
+    return await service.queue_stats(session, caller)

@@ -1,0 +1,255 @@
+"""The worker: claims due jobs, runs their handlers, keeps their leases alive, and reports the outcome.
+
+One worker runs up to ``concurrency`` jobs at once as asyncio tasks (per-kind limits on top). It runs embedded
+in ``genloom serve`` or as its own process (``genloom worker``). On shutdown it stops claiming, gives running
+jobs a grace period, then cancels and releases what is left (back to queued, the attempt given back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import delete, insert, update
+
+from genloom.core.db import utc_now
+from genloom.core.errors import GenloomError
+from genloom.core.ids import new_id
+from genloom.jobs import queue
+from genloom.jobs.context import JobContext
+from genloom.jobs.errors import JobCanceled, LeaseLost
+from genloom.jobs.models import WorkerRow
+
+if TYPE_CHECKING:
+    from genloom.runtime import Runtime
+
+log = logging.getLogger("genloom.worker")
+
+CANCEL_POLL_SECONDS = 1.0  # how often running jobs are checked for cancel requests
+
+
+@dataclass
+class _Running:
+    task: asyncio.Task[None]
+    ctx: JobContext
+    kind: str
+    stop_reason: str | None = None  # canceled | lease_lost | shutdown
+
+
+class Worker:
+    """Runs jobs from the queue.
+
+    :param runtime: the process runtime (database, signals, providers, kinds)
+    :param concurrency: jobs run at once by this worker
+    :param name: a label for logs and ``GET /v1/queue``
+    :param kinds: restrict to these job kinds (default: every registered kind)
+    """
+
+    def __init__(self, runtime: Runtime, *, concurrency: int = 4, name: str = "worker", kinds: list[str] | None = None) -> None:
+        self.runtime = runtime
+        self.concurrency = max(1, concurrency)
+        self.kinds = kinds or runtime.kinds.names()
+        self.id = f"{socket.gethostname()[:30]}:{os.getpid()}:{name}:{new_id()[-8:]}"
+        self._running: dict[str, _Running] = {}
+        self._slot_freed = asyncio.Event()
+        self._claiming = True
+        self._limits: dict[str, int] = {}
+        for kind in self.kinds:
+            limit = runtime.settings.kind_concurrency.get(kind) or runtime.kinds.get(kind).concurrency
+            if limit:
+                self._limits[kind] = limit
+
+    # -- main loops --------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until ``stop`` is set."""
+        await self._register()
+        keeper = asyncio.create_task(self._keep_leases(stop), name=f"lease-keeper {self.id}")
+        log.info("worker.started id=%s concurrency=%d kinds=%s", self.id, self.concurrency, ",".join(self.kinds))
+        try:
+            while not stop.is_set() and self._claiming:
+                if await self._fill_slots():
+                    continue
+                if self._free_slots() == 0:
+                    self._slot_freed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._slot_freed.wait(), self.runtime.settings.poll_interval_seconds)
+                else:
+                    await self.runtime.signals.wait_jobs(self.runtime.settings.poll_interval_seconds)
+        finally:
+            self._claiming = False
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def drain(self) -> None:
+        """Run until no job is due and none is running (tests and benchmarks)."""
+        await self._register()
+        keeper_stop = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_leases(keeper_stop))
+        try:
+            while True:
+                claimed = await self._fill_slots()
+                if not claimed and not self._running:
+                    return
+                if not claimed:
+                    self._slot_freed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._slot_freed.wait(), 0.05)
+        finally:
+            keeper_stop.set()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await self._unregister()
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop claiming; wait up to ``grace`` seconds, then cancel and release the jobs still running."""
+        self._claiming = False
+        deadline = time.monotonic() + grace
+        while self._running and time.monotonic() < deadline:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), max(0.01, deadline - time.monotonic()))
+        for running in list(self._running.values()):
+            running.stop_reason = "shutdown"
+            running.task.cancel()
+        if self._running:
+            await asyncio.gather(*(r.task for r in self._running.values()), return_exceptions=True)
+        await self._unregister()
+        log.info("worker.stopped id=%s", self.id)
+
+    # -- claiming ----------------------------------------------------------------------------------------
+    def _free_slots(self) -> int:
+        return self.concurrency - len(self._running)
+
+    def _kind_free(self) -> dict[str, int]:
+        busy: dict[str, int] = {}
+        for running in self._running.values():
+            busy[running.kind] = busy.get(running.kind, 0) + 1
+        return {kind: limit - busy.get(kind, 0) for kind, limit in self._limits.items()}
+
+    async def _fill_slots(self) -> int:
+        free = self._free_slots()
+        if free <= 0 or not self._claiming:
+            return 0
+        kind_free = self._kind_free()
+        unlimited = [k for k in self.kinds if k not in self._limits]
+        claimed: list[queue.ClaimedJob] = []
+        if unlimited:
+            claimed += await queue.claim(self.runtime, self.id, limit=free, kinds=unlimited)
+        for kind, slots in kind_free.items():
+            room = min(slots, free - len(claimed))
+            if room > 0:
+                claimed += await queue.claim(self.runtime, self.id, limit=room, kinds=[kind])
+        for job in claimed:
+            self._start(job)
+        return len(claimed)
+
+    def _start(self, job: queue.ClaimedJob) -> None:
+        async def report(progress: int, phase: str | None) -> bool:
+            held, cancel = await queue.report(self.runtime, job.id, self.id, progress, phase)
+            if not held:
+                raise LeaseLost()
+            return cancel
+
+        ctx = JobContext(
+            job_id=job.id, kind=job.kind, input=job.input, owner_id=job.owner_id, attempt=job.attempts,
+            max_attempts=job.max_attempts, parent_id=job.parent_id, runtime=self.runtime, _report=report,
+        )
+        task = asyncio.create_task(self._execute(job, ctx), name=f"job {job.kind} {job.id}")
+        self._running[job.id] = _Running(task=task, ctx=ctx, kind=job.kind)
+
+    # -- running -----------------------------------------------------------------------------------------
+    async def _execute(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
+        rt = self.runtime
+        try:
+            try:
+                handler = rt.kinds.get(job.kind).handler
+                result = await handler(ctx)
+            except asyncio.CancelledError:
+                reason = self._running[job.id].stop_reason
+                if reason == "canceled":
+                    await queue.mark_canceled(rt, job.id, self.id)
+                elif reason == "shutdown":
+                    await queue.release(rt, job.id, self.id)
+                # lease_lost: another worker owns the job now; report nothing
+                return
+            except JobCanceled:
+                await queue.mark_canceled(rt, job.id, self.id)
+            except LeaseLost:
+                log.warning("worker.lease_lost job_id=%s", job.id)
+            except GenloomError as exc:
+                await queue.fail(rt, job.id, self.id, code=exc.code, message=exc.message, retryable=exc.retryable,
+                                 retry_after=exc.retry_after)
+            except (TimeoutError, httpx.TimeoutException, httpx.NetworkError) as exc:
+                await queue.fail(rt, job.id, self.id, code="timeout" if "Timeout" in type(exc).__name__ else "network",
+                                 message=str(exc) or type(exc).__name__, retryable=True)
+            except Exception as exc:  # noqa: BLE001 - a handler bug must fail its job, not the worker
+                log.exception("worker.handler_crashed job_id=%s kind=%s", job.id, job.kind)
+                await queue.fail(rt, job.id, self.id, code="handler_error", message=f"{type(exc).__name__}: {exc}",
+                                 retryable=False)
+            else:
+                if not await queue.complete(rt, job.id, self.id, result):
+                    log.warning("worker.late_finish_ignored job_id=%s", job.id)
+        except Exception:  # noqa: BLE001 - losing the database mid-report must not kill the worker
+            log.exception("worker.report_failed job_id=%s", job.id)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _keep_leases(self, stop: asyncio.Event) -> None:
+        """Renew leases every lease/3, check for cancel requests every second."""
+        renew_every = self.runtime.settings.lease_seconds / 3
+        last_renew = time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(CANCEL_POLL_SECONDS, renew_every))
+            ids = list(self._running)
+            try:
+                if time.monotonic() - last_renew >= renew_every:
+                    last_renew = time.monotonic()
+                    held = await queue.heartbeat(self.runtime, self.id, ids)
+                    for job_id in set(ids) - held:
+                        self._stop(job_id, "lease_lost")
+                    await self._touch()
+                for job_id in await queue.cancel_requested(self.runtime, self.id, list(self._running)):
+                    self._stop(job_id, "canceled")
+            except Exception:  # noqa: BLE001 - retried on the next tick
+                log.warning("worker.heartbeat_failed id=%s", self.id, exc_info=True)
+
+    def _stop(self, job_id: str, reason: str) -> None:
+        running = self._running.get(job_id)
+        if running is None or running.stop_reason is not None:
+            return
+        running.stop_reason = reason
+        running.ctx.cancel_requested = True
+        running.task.cancel()
+        log.info("worker.stopping_job job_id=%s reason=%s", job_id, reason)
+
+    # -- registration ------------------------------------------------------------------------------------
+    async def _register(self) -> None:
+        now = utc_now()
+        values: dict[str, Any] = {
+            "id": self.id, "hostname": socket.gethostname()[:255], "pid": os.getpid(), "concurrency": self.concurrency,
+            "kinds": self.kinds, "started_at": now, "seen_at": now,
+        }
+        with contextlib.suppress(Exception):
+            async with self.runtime.db.write() as conn:
+                await conn.execute(delete(WorkerRow).where(WorkerRow.id == self.id))
+                await conn.execute(insert(WorkerRow).values(**values))
+
+    async def _touch(self) -> None:
+        async with self.runtime.db.write() as conn:
+            await conn.execute(update(WorkerRow).where(WorkerRow.id == self.id).values(seen_at=utc_now()))
+
+    async def _unregister(self) -> None:
+        with contextlib.suppress(Exception):
+            async with self.runtime.db.write() as conn:
+                await conn.execute(delete(WorkerRow).where(WorkerRow.id == self.id))

@@ -1,0 +1,158 @@
+"""Media routes: signed file serving at ``/media/{key}`` and the native ``/v1/assets`` API."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
+
+from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep
+from genloom.media import service
+from genloom.media.http import Unsatisfiable, http_date, not_modified, parse_range, range_applies
+from genloom.media.schemas import AssetList, AssetRead, UploadRead
+from genloom.runtime import Runtime
+from genloom.storage.errors import BlobNotFound, InvalidKey
+from genloom.storage.keys import validate_key
+from genloom.storage.local import LocalBlobStore
+from genloom.storage.signing import UrlSigner
+
+
+class MediaKeyConvertor(Convertor[str]):
+    """A key path, except the cineMind media API's own routes (``/media/tree``, ``/media/files``,
+    ``/media/file-meta/…``), so they reach their router whatever the order routers are included in."""
+
+    regex = r"(?!(?:tree|files)$|file-meta/).+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("mediakey", MediaKeyConvertor())
+router = APIRouter()
+if TYPE_CHECKING:
+    from genloom.core.principal import Principal as NativeCaller
+else:
+    NativeCaller = CallerDep("native")
+MAX_CACHE_SECONDS = 3600
+
+
+def _signer(runtime: Runtime) -> UrlSigner:
+    if isinstance(runtime.blobs, LocalBlobStore):
+        return runtime.blobs.signer
+    signer = runtime.extras.get("media.signer")
+    if signer is None:
+        signer = runtime.extras["media.signer"] = UrlSigner(runtime.settings.secret_key,
+                                                            base_url=runtime.settings.public_base_url)
+    assert isinstance(signer, UrlSigner)
+    return signer
+
+
+def _checked_key(key: str) -> str:
+    try:
+        return validate_key(key)
+    except InvalidKey as exc:
+        exc.field = "key"
+        raise
+
+
+@router.api_route(
+    "/media/{key:mediakey}",
+    methods=["GET", "HEAD"],
+    tags=["Media"],
+    summary="Download a media file (signed URL)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"},
+               304: {"description": "Not modified"}, 307: {"description": "Redirect to the S3 object"},
+               403: {"description": "Bad or expired signature"}, 416: {"description": "Range not satisfiable"}},
+)
+async def get_media(
+    key: str,
+    request: Request,
+    runtime: RuntimeDep,
+    exp: str | None = Query(default=None, description="expiry, unix seconds"),
+    sig: str | None = Query(default=None, description="HMAC-SHA256 signature"),
+) -> Response:
+    key = _checked_key(key)
+    _signer(runtime).verify(key, exp, sig)
+    if not isinstance(runtime.blobs, LocalBlobStore):
+        return RedirectResponse(runtime.blobs.presign_get(key), status_code=307)
+    stat = await runtime.blobs.stat(key)
+    if stat is None:
+        raise BlobNotFound(field="key")
+    max_age = max(0, min(MAX_CACHE_SECONDS, int(exp or 0) - int(time.time())))
+    headers = {
+        "ETag": stat.etag,
+        "Last-Modified": http_date(stat.modified_at),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": f"private, max-age={max_age}",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if not_modified(stat.etag, stat.modified_at, if_none_match=request.headers.get("if-none-match"),
+                    if_modified_since=request.headers.get("if-modified-since")):
+        return Response(status_code=304, headers=headers)
+    mime = stat.mime or "application/octet-stream"
+    byte_range = None
+    if range_applies(stat.etag, stat.modified_at, request.headers.get("if-range")):
+        try:
+            byte_range = parse_range(request.headers.get("range"), stat.size)
+        except Unsatisfiable:
+            body = {"code": "range_not_satisfiable", "message": "the requested range is outside the file",
+                    "field": "Range"}
+            return JSONResponse(body, status_code=416, headers={**headers, "Content-Range": f"bytes */{stat.size}"},
+                                media_type="application/problem+json")
+    status, start, end = 200, 0, stat.size - 1
+    if byte_range is not None:
+        status, start, end = 206, byte_range.start, byte_range.end
+        headers["Content-Range"] = f"bytes {start}-{end}/{stat.size}"
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if request.method == "HEAD" or stat.size == 0:
+        return Response(status_code=status, headers=headers, media_type=mime)
+    return StreamingResponse(runtime.blobs.open(key, start=start, end=end), status_code=status, headers=headers,
+                             media_type=mime)
+
+
+@router.put("/media/{key:mediakey}", tags=["Media"], summary="Upload a file to a presigned local URL",
+            response_model=UploadRead)
+async def put_media(
+    key: str,
+    request: Request,
+    runtime: RuntimeDep,
+    exp: str | None = Query(default=None),
+    sig: str | None = Query(default=None),
+    max: int | None = Query(default=None, ge=1),  # noqa: A002 - the query parameter's name
+) -> JSONResponse:
+    key = _checked_key(key)
+    mime = request.headers.get("content-type", "")
+    _signer(runtime).verify(key, exp, sig, method="PUT", mime=mime, max_bytes=max)
+    if not isinstance(runtime.blobs, LocalBlobStore):
+        raise BlobNotFound("uploads go straight to the bucket on this deployment", field="key")
+    limit = min(max or runtime.settings.max_upload_bytes, runtime.settings.max_upload_bytes)
+    stat = await runtime.blobs.put_stream(key, request.stream(), mime=mime, max_bytes=limit)
+    return JSONResponse({"key": stat.key, "size": stat.size, "etag": stat.etag}, headers={"ETag": stat.etag})
+
+
+@router.get("/v1/assets", tags=["Media"], summary="List your stored media", response_model=AssetList)
+async def list_assets(
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    caller: NativeCaller,
+    kind: str | None = Query(default=None, description="original | image | thumb | audio | video | analysis"),
+    job_id: str | None = Query(default=None),
+    limit: int = Query(default=50, ge=1, le=200),
+    cursor: str | None = Query(default=None),
+) -> dict[str, Any]:
+    rows, next_cursor = await service.list_assets(session, caller, kind=kind, job_id=job_id, limit=limit,
+                                                  cursor=cursor)
+    return {"items": [service.asset_dict(a, runtime.blobs) for a in rows], "next_cursor": next_cursor}
+
+
+@router.get("/v1/assets/{asset_id}", tags=["Media"], summary="Get one stored media file", response_model=AssetRead)
+async def get_asset(asset_id: str, session: ReadSessionDep, runtime: RuntimeDep, caller: NativeCaller) -> dict[str, Any]:
+    asset = await service.get_asset_or_raise(session, caller, asset_id)
+    return service.asset_dict(asset, runtime.blobs)

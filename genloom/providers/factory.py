@@ -1,0 +1,64 @@
+"""Build the provider chosen for each capability (``GENLOOM_TEXT_PROVIDER`` …) once per process.
+
+``BUILDERS`` maps capability → provider name → a function of settings. Remote providers add their entries here;
+a capability set to a provider with no builder is refused at start-up, never at the first job. Local video, asr
+and vision arrive later: until then those capabilities are simply absent (None) when set to ``local``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from genloom.core.settings import Settings, SettingsError
+from genloom.providers.base import Providers
+
+Builder = Callable[[Settings], Any]
+
+
+def _local_text(settings: Settings) -> Any:
+    from genloom.providers.local.text import LocalTextProvider
+
+    return LocalTextProvider()
+
+
+def _local_image(settings: Settings) -> Any:
+    from genloom.providers.local.image import LocalImageProvider
+
+    return LocalImageProvider()
+
+
+BUILDERS: dict[str, dict[str, Builder]] = {
+    "text": {"local": _local_text},
+    "image": {"local": _local_image},
+    "video": {},
+    "asr": {},
+    "vision": {},
+}
+#: capabilities a pipeline may find absent (None) when no builder exists for the chosen "local" provider
+OPTIONAL = frozenset({"video", "asr", "vision"})
+
+
+def _chosen(settings: Settings, capability: str) -> str:
+    return str(getattr(settings, f"{capability}_provider"))
+
+
+def build_one(settings: Settings, capability: str) -> Any:
+    """The provider for one capability, or None for an optional capability without a local implementation."""
+    name = _chosen(settings, capability)
+    builder = BUILDERS[capability].get(name)
+    if builder is None:
+        if capability in OPTIONAL and name == "local":
+            return None
+        raise SettingsError([f"GENLOOM_{capability.upper()}_PROVIDER: provider {name!r} is not available for {capability}"])
+    return builder(settings)
+
+
+def build_providers(settings: Settings) -> Providers:
+    """Every capability's provider, built from settings (raises SettingsError for an unusable choice)."""
+    built = {capability: build_one(settings, capability) for capability in BUILDERS}
+    health = {f"{cap}:{getattr(p, 'name', '?')}": p for cap, p in built.items() if p is not None and hasattr(p, "status")}
+    return Providers(
+        text=built["text"], image=built["image"], video=built["video"], asr=built["asr"], vision=built["vision"],
+        health=health,
+    )

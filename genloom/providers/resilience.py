@@ -1,0 +1,383 @@
+"""What every remote provider call goes through: a circuit breaker, a concurrency limit, retries with
+exponential backoff and full jitter (honouring ``Retry-After``), error classification, and one log line per
+attempt with the provider, operation, status, duration and attempt number.
+
+One :class:`ProviderGuard` exists per provider name per process (the factory builds them and exposes them in
+``Providers.health`` for ``GET /v1/providers``). Clients describe one HTTP exchange as a coroutine and hand
+it to :meth:`ProviderGuard.run`, or use :func:`genloom.providers.http.call`, which does that for them.
+
+Logs never carry bodies, prompts, URLs with queries or keys: only the fields above, the provider's error
+*code* and a redacted exception class name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import httpx
+
+from genloom.providers.base import ProviderError, ProviderUnavailable
+
+log = logging.getLogger("genloom.providers")
+
+T = TypeVar("T")
+
+#: HTTP statuses worth another try (PROVIDERS.md §6)
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+#: 429 codes that mean "quota or billing", where waiting a few seconds does not help
+QUOTA_CODES = frozenset({
+    "insufficient_quota", "throttling.allocationquota", "accountquotaexceeded", "setlimitexceeded", "arrearage",
+    "quotaexceeded",
+})
+
+#: provider codes that mean content moderation refused the input or output (never retried)
+_POLICY_PATTERN = re.compile(
+    r"datainspection|sensitive|moderation|content_policy|content_filter|illegal|inappropriate|risk", re.I
+)
+
+#: maximum Retry-After we honour inside one call; longer waits go back to the queue
+MAX_INLINE_RETRY_AFTER = 60.0
+
+
+class BreakerState(StrEnum):
+    closed = "closed"  #: calls flow
+    open = "open"  #: calls are rejected at once until the cool-down ends
+    half_open = "half_open"  #: one probe call decides whether to close or reopen
+
+
+# --- redaction ---------------------------------------------------------------------------------------------
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+|key\s+|basic\s+)?[^\s,;\"']+"),
+    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
+    re.compile(r"(?i)((?:api[_-]?key|x-api-key|x-token|access[_-]?token|token|secret|signature|key)\s*[=:]\s*)[^\s&,;\"']+"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"),
+)
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    return (match.group(1) or "") + "***"
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a credential replaced by ``***``."""
+    out = text
+    for pattern in _SECRET_PATTERNS:
+        out = pattern.sub(_keep_prefix, out)
+    return out
+
+
+# --- classification ----------------------------------------------------------------------------------------
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), else None."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def is_policy_code(code: str | None) -> bool:
+    """Whether a provider error code means content moderation refused the input or output."""
+    return bool(code and _POLICY_PATTERN.search(code))
+
+
+def classify(
+    provider: str,
+    status: int,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError:
+    """The ProviderError for an HTTP error answer: retryable or not, with the provider's reason as message."""
+    reason = (message or "").strip() or f"HTTP {status}"
+    text = f"{provider}: {code + ': ' if code else ''}{reason}"
+    low = (code or "").lower()
+    if is_policy_code(code) or (status == 400 and not code and _POLICY_PATTERN.search(reason)):
+        return ProviderError(text, provider=provider, status=status, code="content_policy", retryable=False)
+    if status in (401, 403):
+        return ProviderError(text, provider=provider, status=status, code="provider_auth", retryable=False)
+    if status == 429 and (low in QUOTA_CODES or "quota" in low and "rate" not in low):
+        return ProviderError(text, provider=provider, status=status, code="provider_quota", retryable=False)
+    if status in RETRYABLE_STATUSES:
+        return ProviderError(text, provider=provider, status=status,
+                             code="provider_rate_limited" if status == 429 else "provider_unavailable_status",
+                             retryable=True, retry_after=retry_after)
+    if status == 413:
+        return ProviderError(text, provider=provider, status=status, code="provider_too_large", retryable=False)
+    return ProviderError(text, provider=provider, status=status, code="provider_bad_request", retryable=False)
+
+
+def transport_error(provider: str, exc: Exception) -> ProviderError:
+    """A ProviderError for a timeout or connection failure (always retryable)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"{provider}: timed out ({type(exc).__name__})", provider=provider,
+                             code="provider_timeout", retryable=True)
+    return ProviderError(f"{provider}: connection failed ({type(exc).__name__})", provider=provider,
+                         code="provider_connection", retryable=True)
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, retry_after: float | None = None,
+                  rng: random.Random | None = None) -> float:
+    """Full jitter: uniform(0, min(cap, base * 2**(attempt-1))), but never less than Retry-After."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay = (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_INLINE_RETRY_AFTER))
+    return delay
+
+
+# --- circuit breaker ---------------------------------------------------------------------------------------
+
+
+class CircuitBreaker:
+    """Opens after ``failures`` consecutive failed attempts; while open rejects at once; after ``cooldown``
+    seconds lets exactly one probe through (half-open): success closes it, failure reopens it."""
+
+    def __init__(self, provider: str, *, failures: int, cooldown: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.provider = provider
+        self.threshold = failures
+        self.cooldown = cooldown
+        self.clock = clock
+        self.state = BreakerState.closed
+        self.consecutive_failures = 0
+        self.opened_at: float | None = None
+        self.probe_in_flight = False
+        self.opened_count = 0
+        self.last_error: str | None = None
+
+    def remaining(self) -> float:
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown - (self.clock() - self.opened_at))
+
+    def acquire(self) -> bool:
+        """Allow one attempt or raise ProviderUnavailable. Returns True when the attempt is the half-open probe."""
+        if self.state == BreakerState.open and self.remaining() <= 0:
+            self.state = BreakerState.half_open
+            self.probe_in_flight = False
+        if self.state == BreakerState.closed:
+            return False
+        if self.state == BreakerState.half_open and not self.probe_in_flight:
+            self.probe_in_flight = True
+            return True
+        wait = self.remaining() or self.cooldown
+        raise ProviderUnavailable(
+            f"{self.provider}: temporarily unavailable after {self.consecutive_failures} consecutive failures; "
+            f"retry in {wait:.0f}s",
+            provider=self.provider, retryable=True, retry_after=wait,
+        )
+
+    def success(self) -> None:
+        self.state = BreakerState.closed
+        self.consecutive_failures = 0
+        self.opened_at = None
+        self.probe_in_flight = False
+
+    def failure(self, reason: str) -> None:
+        self.consecutive_failures += 1
+        self.last_error = reason
+        if self.state == BreakerState.half_open or self.consecutive_failures >= self.threshold:
+            if self.state != BreakerState.open:
+                self.opened_count += 1
+            self.state = BreakerState.open
+            self.opened_at = self.clock()
+            self.probe_in_flight = False
+
+    def release_probe(self) -> None:
+        """The probe ended without a verdict (canceled): let the next caller probe."""
+        self.probe_in_flight = False
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": str(self.state),
+            "consecutive_failures": self.consecutive_failures,
+            "opened_count": self.opened_count,
+            "retry_in_seconds": round(self.remaining(), 3) if self.state == BreakerState.open else 0.0,
+            "last_error": self.last_error,
+        }
+
+
+# --- the guard ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What an attempt tells the guard about itself (set by the attempt function for the log line)."""
+
+    number: int
+    status: int | None = None
+
+
+class ProviderGuard:
+    """Breaker + concurrency limit + retry loop + call log for one provider."""
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        max_retries: int = 3,
+        concurrency: int = 4,
+        breaker_failures: int = 5,
+        breaker_cooldown: float = 30.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.breaker = CircuitBreaker(provider, failures=breaker_failures, cooldown=breaker_cooldown, clock=clock)
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self.in_flight = 0
+        self.calls = 0
+        self.failures = 0
+
+    @classmethod
+    def from_settings(cls, provider: str, settings: Any) -> ProviderGuard:
+        return cls(
+            provider,
+            max_retries=settings.provider_max_retries,
+            concurrency=settings.provider_concurrency,
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown=settings.breaker_cooldown_seconds,
+            backoff_base=settings.provider_backoff_base_seconds,
+            backoff_cap=settings.provider_backoff_cap_seconds,
+        )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "breaker": self.breaker.status(),
+            "concurrency": self.concurrency,
+            "in_flight": self.in_flight,
+            "calls": self.calls,
+            "failures": self.failures,
+        }
+
+    async def run(
+        self,
+        operation: str,
+        attempt_fn: Callable[[Attempt], Awaitable[T]],
+        *,
+        idempotent: bool = True,
+        max_retries: int | None = None,
+    ) -> T:
+        """Run ``attempt_fn`` until it returns, retrying retryable ProviderErrors with backoff.
+
+        ``attempt_fn`` raises :class:`ProviderError` (classified) or lets httpx transport errors escape.
+        A non-idempotent operation (one that creates a paid task) is retried only when the request provably
+        did not reach the provider (connect error) or the provider said 429/5xx; never after a read timeout.
+        """
+        retries = self.max_retries if max_retries is None else max_retries
+        number = 0
+        while True:
+            number += 1
+            probe = self.breaker.acquire()
+            attempt = Attempt(number)
+            started = time.perf_counter()
+            error: ProviderError | None = None
+            sent = True
+            try:
+                async with self._semaphore:
+                    self.in_flight += 1
+                    self.calls += 1
+                    try:
+                        result = await attempt_fn(attempt)
+                    finally:
+                        self.in_flight -= 1
+            except ProviderError as exc:
+                error = exc
+                if attempt.status is None:
+                    attempt.status = exc.http_status
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error = transport_error(self.provider, exc)
+                sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+            except asyncio.CancelledError:
+                if probe:
+                    self.breaker.release_probe()
+                self._log(operation, attempt, started, "canceled", None)
+                raise
+            else:
+                self.breaker.success()
+                self._log(operation, attempt, started, "ok", None)
+                return result
+
+            # An error the provider answered deliberately (bad request, policy, auth) says nothing about its health.
+            if error.retryable:
+                self.failures += 1
+                self.breaker.failure(error.code)
+            else:
+                self.breaker.success()
+            self._log(operation, attempt, started, "retryable" if error.retryable else "failed", error)
+            may_retry = error.retryable and number <= retries
+            if may_retry and not idempotent:
+                may_retry = not sent or (error.http_status is not None and error.http_status in RETRYABLE_STATUSES)
+            if may_retry and error.retry_after is not None and error.retry_after > MAX_INLINE_RETRY_AFTER:
+                may_retry = False  # a long wait belongs to the queue, not to a held worker slot
+            if not may_retry or self.breaker.state == BreakerState.open:
+                raise error
+            await asyncio.sleep(backoff_delay(number, base=self.backoff_base, cap=self.backoff_cap,
+                                              retry_after=error.retry_after))
+
+    def _log(self, operation: str, attempt: Attempt, started: float, outcome: str,
+             error: ProviderError | None) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        status = attempt.status if attempt.status is not None else "-"
+        extra = {
+            "provider": self.provider, "operation": operation, "status": attempt.status, "duration_ms": duration_ms,
+            "attempt": attempt.number, "outcome": outcome, "error_code": error.code if error else None,
+        }
+        level = logging.INFO if outcome == "ok" else logging.WARNING
+        code = f" error={error.code}" if error else ""
+        log.log(level, "provider=%s op=%s status=%s duration_ms=%s attempt=%d outcome=%s%s",
+                self.provider, operation, status, duration_ms, attempt.number, outcome, code, extra=extra)
+
+
+class GuardRegistry:
+    """One guard per provider name, created on first use (the factory keeps one registry per process)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._guards: dict[str, ProviderGuard] = {}
+
+    def get(self, provider: str) -> ProviderGuard:
+        guard = self._guards.get(provider)
+        if guard is None:
+            guard = self._guards[provider] = ProviderGuard.from_settings(provider, self.settings)
+        return guard
+
+    def items(self) -> list[tuple[str, ProviderGuard]]:
+        return list(self._guards.items())

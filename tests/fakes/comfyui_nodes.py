@@ -1,0 +1,122 @@
+"""The node types the fake ComfyUI knows: their inputs (for validation, the way ComfyUI's ``validate_prompt``
+reports problems) and what running them produces. Images are real PNGs drawn with Pillow."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: class_type -> (required inputs with their kind, is output node, progress steps input or None)
+#: kinds: INT / FLOAT / STRING / a link type (MODEL, CLIP, VAE, CONDITIONING, LATENT, IMAGE) / a list of choices
+CHECKPOINTS = ["v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    inputs: dict[str, Any]
+    output: bool = False
+    minimums: dict[str, int] = field(default_factory=dict)
+
+
+NODES: dict[str, NodeSpec] = {
+    "CheckpointLoaderSimple": NodeSpec({"ckpt_name": CHECKPOINTS}),
+    "CLIPTextEncode": NodeSpec({"text": "STRING", "clip": "CLIP"}),
+    "EmptyLatentImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT"},
+                                 minimums={"width": 16, "height": 16, "batch_size": 1}),
+    "EmptyImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT", "color": "INT"},
+                           minimums={"width": 1, "height": 1, "batch_size": 1}),
+    "KSampler": NodeSpec({"seed": "INT", "steps": "INT", "cfg": "FLOAT", "sampler_name": "STRING",
+                          "scheduler": "STRING", "denoise": "FLOAT", "model": "MODEL", "positive": "CONDITIONING",
+                          "negative": "CONDITIONING", "latent_image": "LATENT"}, minimums={"steps": 1}),
+    "VAEDecode": NodeSpec({"samples": "LATENT", "vae": "VAE"}),
+    "ImageBlur": NodeSpec({"image": "IMAGE", "blur_radius": "INT", "sigma": "FLOAT"}),
+    "SaveImage": NodeSpec({"filename_prefix": "STRING", "images": "IMAGE"}, output=True),
+    "PreviewImage": NodeSpec({"images": "IMAGE"}, output=True),
+    "SaveImageWebsocket": NodeSpec({"images": "IMAGE"}, output=True),
+}
+
+
+def is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+def node_error(kind: str, message: str, details: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "message": message, "details": details, "extra_info": extra}
+
+
+def validate_node(graph: dict[str, Any], node_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """Errors of one node; the flag says a linked node is missing (ComfyUI reports a KeyError then)."""
+    node = graph[node_id]
+    spec = NODES[node["class_type"]]
+    inputs = node.get("inputs") or {}
+    errors: list[dict[str, Any]] = []
+    for name, kind in spec.inputs.items():
+        if name not in inputs:
+            errors.append(node_error("required_input_missing", "Required input is missing", name, input_name=name))
+            continue
+        value = inputs[name]
+        if is_link(value):
+            if value[0] not in graph:
+                return [node_error("exception_during_validation", "Exception when validating node", repr(value[0]),
+                                   exception_type="KeyError", traceback=[])], True
+            continue
+        if isinstance(kind, list) and value not in kind:
+            errors.append(node_error("value_not_in_list", "Value not in list",
+                                     f"{name}: '{value}' not in {kind}", input_name=name, received_value=value))
+        elif kind == "INT":
+            try:
+                number = int(value)
+            except (TypeError, ValueError) as exc:
+                errors.append(node_error("invalid_input_type", "Failed to convert an input value to a INT value",
+                                         f"{name}, {value}, {exc}", input_name=name, received_value=value))
+                continue
+            low = spec.minimums.get(name)
+            if low is not None and number < low:
+                errors.append(node_error("value_smaller_than_min", f"Value {number} smaller than min of {low}", name,
+                                         input_name=name, received_value=value))
+    return errors, False
+
+
+def execution_order(graph: dict[str, Any], outputs: list[str]) -> list[str]:
+    """Dependencies first, starting from each output node (what ComfyUI's execution list yields)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node_id: str) -> None:
+        if node_id in seen:
+            return
+        seen.add(node_id)
+        for value in (graph[node_id].get("inputs") or {}).values():
+            if is_link(value):
+                visit(value[0])
+        order.append(node_id)
+
+    for out in outputs:
+        visit(out)
+    return order
+
+
+def png(width: int, height: int, seed: int, text: str, graph: dict[str, Any]) -> bytes:
+    """A real PNG whose colour follows seed and prompt, carrying the graph in a tEXt chunk like ComfyUI's."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
+    img = Image.new("RGB", (max(1, width), max(1, height)), (digest[0], digest[1], digest[2]))
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def preview_frame(width: int, height: int) -> bytes:
+    """A binary preview frame: u32be 1 (preview image), u32be 2 (PNG), then the image."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (max(1, width // 8), max(1, height // 8)), (128, 128, 128)).save(buf, "PNG")
+    return (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + buf.getvalue()
