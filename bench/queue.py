@@ -12,17 +12,21 @@ sending the POST to receiving that job's ``succeeded`` event.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and "queue" would shadow the standard library's.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -173,7 +177,7 @@ async def run_case(db: str, base_url: str, workers: int, jobs: int, concurrency:
         try:
             await wait_done(db_url, jobs, timeout=600)
             drain, share = await drain_rate(db_url, jobs)
-            med, p95 = await latency(env, samples)
+            med, p95 = await latency(env, samples) if samples else (float("nan"), float("nan"))
         finally:
             for p in procs:
                 stop(p)

@@ -30,6 +30,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "genloom.surfaces.health",
     "genloom.surfaces.metrics",
     "genloom.identity.router",
+    "genloom.ratings.router",
     "genloom.nodes.router",
     "genloom.surfaces.cinemind",
 )
@@ -41,6 +42,9 @@ OPENAPI_TAGS = [
     {"name": "Studio", "description": "Studio Core surface (seed 004): generate and poll."},
     {"name": "Health", "description": "Liveness and dependency health."},
     {"name": "System", "description": "Queue, providers and metrics."},
+    {"name": "Auth", "description": "Register, sign in (JWT access + rotating refresh tokens), refresh, sign out."},
+    {"name": "Users", "description": "Your account and preferences; user management for administrators."},
+    {"name": "Ratings", "description": "Rate finished subtasks 1-5 (seed 002 tasks)."},
 ]
 
 

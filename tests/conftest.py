@@ -21,9 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from genloom.core.db import Base, Database
+from genloom.core.db import Database
 from genloom.core.migrate import upgrade
-from genloom.core.model_registry import import_all_models
 from genloom.core.settings import Settings, normalise_database_url
 from genloom.runtime import Runtime, build_runtime, start_runtime
 
@@ -79,12 +78,15 @@ def pg_url() -> Iterator[str]:
 
 
 async def _truncate(url: str) -> None:
-    import_all_models()
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            rows = await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+            names = ", ".join(f'"{r.tablename}"' for r in rows)
+            if names:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
 

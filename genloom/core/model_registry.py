@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "genloom.jobs.models",
     "genloom.media.models",
     "genloom.identity.models",
+    "genloom.ratings.models",
     "genloom.nodes.models",
     "genloom.cinemind.models",
 )

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, validation_alias=_alias("GENLOOM_DB_POOL_SIZE"))
     db_max_overflow: int = Field(default=10, ge=0, validation_alias=_alias("GENLOOM_DB_MAX_OVERFLOW"))
     db_pool_timeout: float = Field(default=10.0, gt=0, validation_alias=_alias("GENLOOM_DB_POOL_TIMEOUT"))
-    db_pool_pre_ping: bool = Field(default=True, validation_alias=_alias("GENLOOM_DB_POOL_PRE_PING"))
+    db_pool_pre_ping: bool = Field(default=False, validation_alias=_alias("GENLOOM_DB_POOL_PRE_PING"))
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, validation_alias=_alias("GENLOOM_DB_BUSY_TIMEOUT_MS"))
     db_auto_migrate: bool = Field(default=True, validation_alias=_alias("GENLOOM_DB_AUTO_MIGRATE"))
     # seed 002 names its PostgreSQL settings TEST_DB_*; they assemble a URL when DATABASE_URL is unset.
@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=15.0, gt=0, validation_alias=_alias("GENLOOM_HEARTBEAT_SECONDS"))
     event_queue_size: int = Field(default=1000, ge=10, validation_alias=_alias("GENLOOM_EVENT_QUEUE_SIZE"))
     event_poll_seconds: float = Field(default=0.25, gt=0, validation_alias=_alias("GENLOOM_EVENT_POLL_SECONDS"))
+    # job snapshots kept in memory for status polling (0 turns the cache off); see docs/events.md
+    read_cache_size: int = Field(default=10_000, ge=0, validation_alias=_alias("GENLOOM_READ_CACHE_SIZE"))
 
     # --- storage -------------------------------------------------------------------------------------------
     storage: str = Field(default="local", pattern="^(local|s3)$", validation_alias=_alias("GENLOOM_STORAGE", "STORAGE_BACKEND"))
@@ -146,6 +148,8 @@ class Settings(BaseSettings):
     dashscope_base_url: str = Field(default="https://dashscope.aliyuncs.com", validation_alias=_alias("GENLOOM_DASHSCOPE_BASE_URL", "DASHSCOPE_BASE_URL"))
     ark_base_url: str = Field(default="https://ark.cn-beijing.volces.com/api/v3", validation_alias=_alias("GENLOOM_ARK_BASE_URL", "ARK_BASE_URL"))
     comfyui_url: str = Field(default="http://127.0.0.1:8188", validation_alias=_alias("GENLOOM_COMFYUI_URL", "COMFYUI_URL"))
+    # extra ComfyUI workflow templates (*.json, name = file stem); they add to or replace the built-in sdxl/sd15
+    comfyui_workflows_dir: Path | None = Field(default=None, validation_alias=_alias("GENLOOM_COMFYUI_WORKFLOWS_DIR", "COMFYUI_WORKFLOWS_DIR"))
     openai_base_url: str = Field(default="https://api.openai.com/v1", validation_alias=_alias("GENLOOM_OPENAI_BASE_URL", "OPENAI_BASE_URL"))
     make_api_base_url: str = Field(default="", validation_alias=_alias("GENLOOM_MAKE_API_BASE_URL", "MAKE_API_BASE_URL"))
     dashscope_api_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_DASHSCOPE_API_KEY", "DASHSCOPE_API_KEY", "QWEN_API_KEY"))
@@ -235,7 +239,7 @@ class Settings(BaseSettings):
             return out
         return value
 
-    @field_validator("log_file", "media_dir", mode="before")
+    @field_validator("log_file", "media_dir", "comfyui_workflows_dir", mode="before")
     @classmethod
     def _blank_path(cls, value: Any) -> Any:
         # An empty path would become Path(".") (the working directory), never what was meant.
@@ -253,6 +257,18 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias_models(cls, data: Any) -> Any:
+        # GENLOOM_IMAGE_PROVIDER=wan means DashScope with a Wan model (the provider name alone would pick Z-Image).
+        if isinstance(data, dict):
+            raw = next((data[k] for k in ("image_provider", "GENLOOM_IMAGE_PROVIDER", "genloom_image_provider")
+                        if k in data), None)
+            has_model = any(data.get(k) for k in ("image_model", "GENLOOM_IMAGE_MODEL", "genloom_image_model"))
+            if str(raw or "").strip().lower() == "wan" and not has_model:
+                data = {**data, "image_model": "wan2.2-t2i-flash"}
+        return data
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import String, and_, case, column, func, insert, select, update, values
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
@@ -253,27 +254,64 @@ async def report(runtime: Runtime, job_id: str, worker_id: str, progress: int, p
 
 async def complete(runtime: Runtime, job_id: str, worker_id: str, result: dict[str, Any]) -> bool:
     """running → succeeded. False when this worker no longer holds the job."""
+    return job_id in await complete_many(runtime, worker_id, [(job_id, result)])
+
+
+async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """Finish several jobs in one transaction (the worker batches completions); returns the ids it finished.
+
+    Each job is guarded as usual: ids this worker no longer holds are left alone."""
+    if not items:
+        return set()
     now = utc_now()
+    results = dict(items)
+    returning = (jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
+    done = {"status": JobStatus.succeeded.value, "progress": 100, "error": None, "finished_at": now,
+            "updated_at": now, "lease_until": None}
     async with runtime.db.write() as conn:
-        row = (
-            await conn.execute(
-                update(jobs_t).where(_held(job_id, worker_id))
-                .values(status=JobStatus.succeeded.value, progress=100, result=result, error=None, finished_at=now,
-                        updated_at=now, lease_until=None)
-                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
+        if runtime.db.is_sqlite or len(items) == 1:
+            rows = []
+            for job_id, result in items:
+                row = (
+                    await conn.execute(
+                        update(jobs_t).where(_held(job_id, worker_id)).values(**done, result=result).returning(*returning)
+                    )
+                ).first()
+                if row is not None:
+                    rows.append(row)
+        else:
+            batch_values = values(
+                column("vid", String), column("vresult", JSONB), name="v"
+            ).data([(job_id, result) for job_id, result in items])
+            rows = list(
+                (
+                    await conn.execute(
+                        update(jobs_t)
+                        .where(jobs_t.c.id == batch_values.c.vid, jobs_t.c.status == JobStatus.running.value,
+                               jobs_t.c.worker_id == worker_id)
+                        .values(**done, result=batch_values.c.vresult)
+                        .returning(*returning)
+                    )
+                ).all()
             )
-        ).first()
-        if row is None:
-            return False
-        data = {"status": JobStatus.succeeded.value, "progress": 100, "attempts": row.attempts, "phase": row.phase,
-                "result": result}
-        await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, EventType.succeeded, data, now)))
-        if row.parent_id:
-            await batch.refresh_parent(conn, row.parent_id, now)
+        if not rows:
+            return set()
+        await conn.execute(
+            insert(events_t),
+            [
+                event_row(r.id, r.owner_id, EventType.succeeded,
+                          {"status": JobStatus.succeeded.value, "progress": 100, "attempts": r.attempts, "phase": r.phase,
+                           "result": results[r.id]}, now)
+                for r in rows
+            ],
+        )
+        for parent_id in sorted({r.parent_id for r in rows if r.parent_id}):
+            await batch.refresh_parent(conn, parent_id, now)
         await runtime.signals.notify_in_txn(conn, events=True)
     runtime.signals.wake_local(events=True)
-    log.info("jobs.succeeded job_id=%s worker=%s", job_id, worker_id)
-    return True
+    for r in rows:
+        log.info("jobs.succeeded job_id=%s worker=%s", r.id, worker_id)
+    return {r.id for r in rows}
 
 
 async def fail(

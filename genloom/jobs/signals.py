@@ -188,12 +188,12 @@ class Signals:
             try:
                 conn = await asyncpg.connect(self._asyncpg_dsn(), timeout=10,
                                              server_settings={"application_name": "genloom-listen"})
-                lost = asyncio.get_running_loop().create_future()
+                lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
                 def _on_notify(_c: Any, _pid: int, channel: str, _payload: str) -> None:
                     self._set(jobs=channel == JOBS_CHANNEL, events=channel == EVENTS_CHANNEL)
 
-                def _on_close(_c: Any) -> None:
+                def _on_close(_c: Any, lost: asyncio.Future[None] = lost) -> None:
                     if not lost.done():
                         lost.set_result(None)
 

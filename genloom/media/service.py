@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from genloom.core.errors import InvalidInput
-from genloom.core.ids import new_id
+from genloom.core.errors import Conflict, InvalidInput
+from genloom.core.ids import is_uuid, new_id
 from genloom.core.principal import Principal, scoped
 from genloom.media import images
 from genloom.media.errors import AssetNotFound, InvalidMedia
@@ -83,6 +83,9 @@ async def write_blob(
     asset_id = asset_id or new_id()
     stored_mime = mime or info.mime
     resolved = _resolve_key(key, asset_id, stored_mime)
+    if await blobs.stat(resolved) is not None:
+        # never overwrite: the bytes may belong to another asset, and a rollback would then delete them
+        raise Conflict("a file with this key already exists", code="key_exists", field="key")
     stat = await blobs.put(resolved, data, mime=stored_mime)
     return PendingAsset(id=asset_id, owner_id=owner_id, kind=kind, key=resolved, info=info, etag=stat.etag,
                         derived_from=derived_from, job_id=job_id, mime=stored_mime)
@@ -205,9 +208,12 @@ def encode_cursor(asset_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor is not valid", field="cursor") from None
+        value = ""
+    if not is_uuid(value):
+        raise InvalidInput("cursor is not valid", field="cursor")
+    return value
 
 
 async def list_assets(

@@ -11,6 +11,7 @@ resolved and refused when it is private, loopback, link-local or otherwise non-p
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -137,3 +138,14 @@ async def download(
     finally:
         if own:
             await http.aclose()
+
+
+def image_dimensions(data: bytes) -> tuple[int | None, int | None]:
+    """(width, height) of image bytes, or (None, None) when Pillow cannot read them (the pipeline probes again)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.width, img.height
+    except Exception:  # noqa: BLE001 - any decoder failure means "unknown"
+        return None, None

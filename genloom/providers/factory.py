@@ -7,11 +7,13 @@ and vision arrive later: until then those capabilities are simply absent (None) 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from genloom.core.settings import Settings, SettingsError
 from genloom.providers.base import Providers
+from genloom.providers.resilience import guards_for
 
 Builder = Callable[[Settings], Any]
 
@@ -39,6 +41,31 @@ BUILDERS: dict[str, dict[str, Builder]] = {
 OPTIONAL = frozenset({"video", "asr", "vision"})
 
 
+def remote_builder(module: str, provider: str, capability: str) -> Builder:
+    """A builder for a remote provider package exposing ``required_settings(settings, capability) -> [names]``
+    and ``build(settings, capability)``: start-up is refused naming every missing setting."""
+
+    def build(settings: Settings) -> Any:
+        package = importlib.import_module(module)
+        missing = package.required_settings(settings, capability)
+        if missing:
+            raise SettingsError([f"{name} is required when GENLOOM_{capability.upper()}_PROVIDER={provider}"
+                                 for name in missing])
+        return package.build(settings, capability)
+
+    return build
+
+
+for _capability in ("text", "image", "asr", "vision"):
+    BUILDERS[_capability]["dashscope"] = remote_builder("genloom.providers.dashscope", "dashscope", _capability)
+BUILDERS["image"]["make"] = remote_builder("genloom.providers.make", "make", "image")
+for _capability in ("text", "vision", "video"):
+    BUILDERS[_capability]["ark"] = remote_builder("genloom.providers.ark", "ark", _capability)
+for _capability in ("text", "vision", "image", "asr"):
+    BUILDERS[_capability]["openai"] = remote_builder("genloom.providers.openai", "openai", _capability)
+BUILDERS["image"]["comfyui"] = remote_builder("genloom.providers.comfyui", "comfyui", "image")
+
+
 def _chosen(settings: Settings, capability: str) -> str:
     return str(getattr(settings, f"{capability}_provider"))
 
@@ -58,6 +85,7 @@ def build_providers(settings: Settings) -> Providers:
     """Every capability's provider, built from settings (raises SettingsError for an unusable choice)."""
     built = {capability: build_one(settings, capability) for capability in BUILDERS}
     health = {f"{cap}:{getattr(p, 'name', '?')}": p for cap, p in built.items() if p is not None and hasattr(p, "status")}
+    health.update(guards_for(settings).items())  # one guard (circuit breaker, limit) per remote provider
     return Providers(
         text=built["text"], image=built["image"], video=built["video"], asr=built["asr"], vision=built["vision"],
         health=health,

@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -367,11 +368,14 @@ class ProviderGuard:
 
 
 class GuardRegistry:
-    """One guard per provider name, created on first use (the factory keeps one registry per process)."""
+    """One guard per provider name, created on first use, plus the HTTP clients shared between a provider's
+    capabilities (one connection pool per credential). There is one registry per Settings object, i.e. per
+    runtime: see :func:`guards_for`."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self._guards: dict[str, ProviderGuard] = {}
+        self.clients: dict[str, Any] = {}
 
     def get(self, provider: str) -> ProviderGuard:
         guard = self._guards.get(provider)
@@ -381,3 +385,21 @@ class GuardRegistry:
 
     def items(self) -> list[tuple[str, ProviderGuard]]:
         return list(self._guards.items())
+
+
+_REGISTRIES: dict[int, GuardRegistry] = {}
+
+
+def guards_for(settings: Any) -> GuardRegistry:
+    """The registry of guards belonging to ``settings`` (built once per runtime, so every capability served by
+    one provider shares its circuit breaker and concurrency limit, and tests never share state)."""
+    key = id(settings)
+    registry = _REGISTRIES.get(key)
+    if registry is None or registry.settings is not settings:
+        registry = _REGISTRIES[key] = GuardRegistry(settings)
+        weakref.finalize(settings, _REGISTRIES.pop, key, None)
+    return registry
+
+
+def guard_for(settings: Any, provider: str) -> ProviderGuard:
+    return guards_for(settings).get(provider)

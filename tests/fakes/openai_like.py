@@ -120,7 +120,8 @@ class Recorder:
             if not sent:
                 sent = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
+            # after the body, wait for the real disconnect (a streaming response listens for it meanwhile)
+            return await receive()
 
         fault = self.state.take_fault(method, path)
         if fault is not None and fault.kind == "slow":

@@ -18,7 +18,7 @@ from genloom.providers.dashscope.common import (
 from genloom.providers.dashscope.image import DashScopeImage
 from genloom.providers.dashscope.text import QwenText
 from genloom.providers.dashscope.vision import QwenVision
-from genloom.providers.resilience import ProviderGuard
+from genloom.providers.resilience import guards_for
 
 __all__ = [
     "DEFAULT_ASR_MODEL", "DEFAULT_IMAGE_MODEL", "DEFAULT_TEXT_MODEL", "DEFAULT_VISION_MODEL", "DEFAULT_WAN_MODEL",
@@ -49,9 +49,11 @@ def _is_zimage(settings: Any) -> bool:
     return not is_task_model(settings.image_model or DEFAULT_IMAGE_MODEL)
 
 
-def build(settings: Any, capability: str, guard: ProviderGuard, clients: dict[str, Any]) -> Any:
-    """The DashScope provider for ``capability`` (text, image, asr, vision); HTTP clients are shared per key
-    through ``clients`` so one process keeps one connection pool per credential."""
+def build(settings: Any, capability: str) -> Any:
+    """The DashScope provider for ``capability`` (text, image, asr, vision). The guard (breaker, limit) and the
+    HTTP clients (one per key) are shared by every DashScope capability of the runtime."""
+    registry = guards_for(settings)
+    guard, clients = registry.get(PROVIDER), registry.clients
 
     def client_for(key: str) -> DashScopeClient:
         cache_key = f"dashscope:{key}"

@@ -31,6 +31,9 @@ class DashScopeAsr:
         self.client = client
         self.model = model or DEFAULT_ASR_MODEL
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     async def transcribe(self, request: AsrRequest) -> AsrResult:
         if request.audio and (not request.audio_url or self.model.startswith("qwen3-asr")):
             return await self._short(request)

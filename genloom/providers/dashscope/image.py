@@ -5,12 +5,11 @@ task → download). The model name chooses the protocol. Results are downloaded 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from genloom.providers.base import GeneratedMedia, ImageRequest, ImageResult, ProgressFn, ProviderError
 from genloom.providers.dashscope.common import DEFAULT_IMAGE_MODEL, PROVIDER, DashScopeClient
-from genloom.providers.download import download
+from genloom.providers.download import download, image_dimensions
 
 SYNC_PATH = "/services/aigc/multimodal-generation/generation"
 WAN_PATH = "/services/aigc/text2image/image-synthesis"
@@ -22,16 +21,6 @@ def is_task_model(model: str) -> bool:
     return model.startswith(("wan", "wanx"))
 
 
-def image_size(data: bytes) -> tuple[int | None, int | None]:
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.width, img.height
-    except Exception:  # noqa: BLE001 - an unreadable image is caught by the pipeline's own probe
-        return None, None
-
-
 class DashScopeImage:
     """ImageProvider for Z-Image and Wan."""
 
@@ -41,6 +30,10 @@ class DashScopeImage:
         self.client = client
         self.zimage = zimage_client or client
         self.model = model or DEFAULT_IMAGE_MODEL
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.zimage.aclose()
 
     async def generate(self, request: ImageRequest, *, progress: ProgressFn | None = None) -> ImageResult:
         model = request.model or self.model
@@ -114,7 +107,7 @@ class DashScopeImage:
     async def _fetch(self, url: str, seed: int | None) -> GeneratedMedia:
         got = await download(url, settings=self.client.settings, guard=self.client.guard, accept=("image/",),
                              operation="image.download")
-        width, height = image_size(got.data)
+        width, height = image_dimensions(got.data)
         return GeneratedMedia(data=got.data, mime=got.mime, width=width, height=height, seed=seed)
 
 

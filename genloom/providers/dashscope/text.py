@@ -50,6 +50,9 @@ class QwenText:
         self.client = client
         self.model = model or DEFAULT_TEXT_MODEL
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     async def complete(self, messages: list[ChatMessage], *, temperature: float = 0.7,
                        max_tokens: int | None = None) -> TextResult:
         body = chat_body(self.model, [{"role": m.role, "content": m.content} for m in messages],

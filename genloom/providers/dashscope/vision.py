@@ -41,6 +41,9 @@ class QwenVision:
         self.client = client
         self.model = model or DEFAULT_VISION_MODEL
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     async def analyze(self, request: VisionRequest) -> VisionResult:
         data_url = f"data:{request.image_mime};base64,{base64.b64encode(request.image).decode()}"
         instruction = request.instruction

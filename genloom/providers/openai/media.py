@@ -107,7 +107,7 @@ class OpenAIImage:
             return GeneratedMedia(data=raw, mime=mime)
         if item.get("url"):
             got = await download(str(item["url"]), settings=self.client.settings, guard=self.client.guard,
-                                 client=self.client.http, accept=("image/",), operation="image.download")
+                                 accept=("image/",), operation="image.download")
             return GeneratedMedia(data=got.data, mime=got.mime)
         raise self.client.bad_response("an image item has neither b64_json nor url")
 
@@ -130,7 +130,7 @@ class OpenAIAsr:
         audio, mime = request.audio, (request.audio_mime or "").split(";")[0].strip().lower()
         if audio is None and request.audio_url:
             got = await download(request.audio_url, settings=self.client.settings, guard=self.client.guard,
-                                 client=self.client.http, accept=("audio/", "video/"), operation="asr.download")
+                                 accept=("audio/", "video/"), operation="asr.download")
             audio, mime = got.data, got.mime
         if not audio:
             raise ProviderError(f"{self.name}: no audio to transcribe", provider=self.name, code="asr_no_audio",

@@ -1,0 +1,43 @@
+"""Password hashing with argon2id (argon2-cffi's RFC 9106 "low memory" profile).
+
+Hashing takes tens of milliseconds of CPU on purpose, so it runs in a thread and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()  # argon2id by default
+
+#: verified against for unknown usernames, so that "no such user" costs as much time as "wrong password"
+_DUMMY_HASH = _hasher.hash("genloom-dummy-password")
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; with no hash (unknown user) a dummy hash is checked and False returned."""
+    if password_hash is None:
+        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
+        return False
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with weaker parameters than today's defaults."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True

@@ -1,0 +1,171 @@
+"""``/auth`` (register, login, refresh, logout) and ``/users`` (me, admin management)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from genloom.core.errors import InvalidInput
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep, SettingsDep
+from genloom.identity import auth, service
+from genloom.identity.deps import CurrentUser, OptionalCaller
+from genloom.identity.errors import NotAuthenticated
+from genloom.identity.schemas import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UserAdminUpdate,
+    UserCreate,
+    UserList,
+    UserRead,
+    UserUpdateMe,
+)
+
+router = APIRouter()
+
+_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["password"]},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+        "scope": {"type": "string"},
+    },
+}
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema(),
+                                 "example": {"username": "mei", "password": "correct horse battery"}},
+            "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
+        },
+    }
+}
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or None
+    return InvalidInput(f"{field}: {first.get('msg', 'invalid')}" if field else "invalid request", field=field,
+                        code="validation_error")
+
+
+def _parse(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+async def _login_body(request: Request) -> LoginRequest:
+    """JSON, or the OAuth2 password form (what the OpenAPI "Authorize" button sends)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        grant = form.get("grant_type")
+        if grant not in (None, "", "password"):
+            raise InvalidInput("grant_type must be 'password'", field="grant_type", code="unsupported_grant_type")
+        return _parse(LoginRequest, {"username": form.get("username"), "password": form.get("password")})  # type: ignore[no-any-return]
+    try:
+        data = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
+    return _parse(LoginRequest, data)  # type: ignore[no-any-return]
+
+
+@router.post("/auth/register", status_code=201, response_model=UserRead, tags=["Auth"], summary="Create an account")
+async def register(
+    body: RegisterRequest, session: SessionDep, settings: SettingsDep, caller: OptionalCaller
+) -> dict[str, Any]:
+    user = await service.register_user(
+        session, caller, registration=settings.registration, username=body.username, password=body.password,
+        email=body.email, password_min_length=settings.password_min_length,
+    )
+    return service.user_dict(user)
+
+
+@router.post(
+    "/auth/login", response_model=TokenPair, tags=["Auth"], openapi_extra=_LOGIN_BODY,
+    summary="Sign in (JSON or the OAuth2 password form) and get an access and a refresh token",
+)
+async def login(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    body = await _login_body(request)
+    return await auth.login_flow(runtime.db, runtime.settings, username=body.username, password=body.password,
+                                 user_agent=request.headers.get("user-agent"))
+
+
+@router.post("/auth/refresh", response_model=TokenPair, tags=["Auth"],
+             summary="Trade a refresh token for a new pair (the old one stops working)")
+async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    return await auth.refresh_flow(runtime.db, runtime.settings, refresh_token=body.refresh_token,
+                                   user_agent=request.headers.get("user-agent"))
+
+
+@router.post("/auth/logout", status_code=204, tags=["Auth"],
+             summary="Revoke a refresh token's sign-in, or (everywhere: true) all of the signed-in user's")
+async def logout(body: LogoutRequest, runtime: RuntimeDep, caller: OptionalCaller) -> Response:
+    if body.everywhere and caller.user_id is None:
+        raise NotAuthenticated("sign in to log out everywhere")
+    if not body.refresh_token and not body.everywhere:
+        raise InvalidInput("send refresh_token, or everywhere: true with a Bearer token", field="refresh_token")
+    await auth.logout_flow(runtime.db, refresh_token=body.refresh_token,
+                           user_id=caller.user_id if body.everywhere else None)
+    return Response(status_code=204)
+
+
+@router.get("/users/me", response_model=UserRead, tags=["Users"], summary="Your account")
+async def read_me(session: ReadSessionDep, me: CurrentUser) -> dict[str, Any]:
+    assert me.user_id is not None
+    return service.user_dict(await service.get_user(session, me, me.user_id))
+
+
+@router.patch("/users/me", response_model=UserRead, tags=["Users"],
+              summary="Change your email, password (with old_password) or preferences (JSON merge patch)")
+async def update_me(body: UserUpdateMe, session: SessionDep, settings: SettingsDep, me: CurrentUser) -> dict[str, Any]:
+    changes = body.model_dump(include=body.model_fields_set)
+    user = await service.update_me(session, me, changes, password_min_length=settings.password_min_length)
+    return service.user_dict(user)
+
+
+@router.get("/users", response_model=UserList, tags=["Users"], summary="List users (administrators)")
+async def list_users(
+    session: ReadSessionDep,
+    me: CurrentUser,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    users, total = await service.list_users(session, me, skip=skip, limit=limit)
+    return {"items": [service.user_dict(u) for u in users], "total": total, "skip": skip, "limit": limit}
+
+
+@router.post("/users", status_code=201, response_model=UserRead, tags=["Users"],
+             summary="Create a user with any roles (administrators)")
+async def create_user(body: UserCreate, session: SessionDep, settings: SettingsDep, me: CurrentUser) -> dict[str, Any]:
+    user = await service.create_user(
+        session, me, username=body.username, password=body.password, email=body.email, roles=body.roles,
+        is_active=body.is_active, password_min_length=settings.password_min_length,
+    )
+    return service.user_dict(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead, tags=["Users"],
+              summary="Change a user's roles, active flag, email or password, or lift a lockout (administrators)")
+async def update_user(
+    user_id: str, body: UserAdminUpdate, session: SessionDep, settings: SettingsDep, me: CurrentUser
+) -> dict[str, Any]:
+    changes = body.model_dump(include=body.model_fields_set)
+    user = await service.admin_update(session, me, user_id, changes, password_min_length=settings.password_min_length)
+    return service.user_dict(user)
+
+
+@router.delete("/users/{user_id}", status_code=204, tags=["Users"], summary="Delete a user (administrators)")
+async def delete_user(user_id: str, session: SessionDep, me: CurrentUser) -> Response:
+    await service.delete_user(session, me, user_id)
+    return Response(status_code=204)

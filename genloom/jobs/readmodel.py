@@ -1,0 +1,152 @@
+"""The read model behind status polling: an in-process LRU of job snapshots kept fresh by the event hub.
+
+Clients poll ``GET /v1/jobs/{id}`` and ``GET /api/status/{id}`` constantly; an ORM session per request caps
+such a route near 900 req/s. Here a hit is a dict lookup and a miss is ONE Core SELECT on a pooled reader
+connection. Callers apply owner checks to the returned ``owner_id``.
+
+Why a cached entry is never stale (beyond the hub's delivery latency):
+
+1. Every change to a job's public columns writes a ``job_events`` row in the same transaction, and the hub
+   delivers every event (or, when it skips an id as a gap or loses its stream, tells us to forget
+   everything). Each delivered event evicts its job's entry and bumps ``touch`` for that job.
+2. A miss notes the version before its SELECT and caches the row only if no event of that job (and no reset)
+   was processed while the SELECT ran. Any commit the SELECT did not see has an event the hub has not
+   processed yet; the hub processes it later, after our insert, and evicts the entry. Checking and
+   inserting happen with no ``await`` in between, so the hub cannot interleave.
+3. Read-your-writes in this process: a local commit bumps ``signals.events_seq`` before the request that
+   made it returns. A hit is served only if the hub has caught up with that sequence; otherwise it reads
+   through. Commits by other processes are seen once the hub tails them (milliseconds with NOTIFY, Redis or
+   SQLite's data_version; ``event_poll_seconds`` at worst).
+4. Entries also expire after ``MAX_AGE_SECONDS``: a belt for rows changed outside the queue (retention
+   pruning deletes jobs without events).
+
+When no hub runs in this process (``genloom worker``, the CLI) or it lost its stream, reads go through
+without caching.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select
+
+from genloom.jobs.models import Job
+
+if TYPE_CHECKING:
+    from genloom.jobs.hub import Hub
+    from genloom.runtime import Runtime
+
+jobs_t = Job.__table__
+#: every job column but the ones that change without an event (lease renewals, idempotency-key expiry)
+SNAPSHOT_COLUMNS = tuple(c for c in jobs_t.c if c.name not in ("lease_until", "idempotency_key"))
+_SELECT_ONE = select(*SNAPSHOT_COLUMNS).where(jobs_t.c.id == bindparam("job_id"))
+MAX_AGE_SECONDS = 30.0
+#: how many per-job "last touched" versions are remembered for the miss check
+TOUCH_MEMORY = 50_000
+EXTRAS_KEY = "jobs.readmodel"
+
+
+class JobCache:
+    """A bounded LRU of job snapshots, invalidated by hub events."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: collections.OrderedDict[str, tuple[float, dict[str, Any]]] = collections.OrderedDict()
+        #: bumped by every processed batch and every reset
+        self.version = 0
+        #: job id -> version at which its last event was processed (bounded; see ``_touch_floor``)
+        self._touch: collections.OrderedDict[str, int] = collections.OrderedDict()
+        #: any version at or below this may have had touches we no longer remember (trimmed or reset)
+        self._touch_floor = 0
+        self.hits = self.misses = 0
+
+    # -- hub listener ----------------------------------------------------------------------------------
+    def on_events(self, events: list[dict[str, Any]]) -> None:
+        self.version += 1
+        for event in events:
+            job_id = event["job_id"]
+            self._rows.pop(job_id, None)
+            self._touch[job_id] = self.version
+            self._touch.move_to_end(job_id)
+        while len(self._touch) > TOUCH_MEMORY:
+            _job, version = self._touch.popitem(last=False)
+            self._touch_floor = max(self._touch_floor, version)
+
+    def on_reset(self) -> None:
+        self.version += 1
+        self._rows.clear()
+        self._touch.clear()
+        self._touch_floor = self.version
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        entry = self._rows.get(job_id)
+        if entry is None:
+            return None
+        stored_at, row = entry
+        if time.monotonic() - stored_at > MAX_AGE_SECONDS:
+            del self._rows[job_id]
+            return None
+        self._rows.move_to_end(job_id)
+        return row
+
+    def changed_since(self, job_id: str, version: int) -> bool:
+        """Was an event of ``job_id`` (or a reset) processed after ``version``?"""
+        if self._touch_floor > version:
+            return True
+        return self._touch.get(job_id, 0) > version
+
+    def put(self, job_id: str, row: dict[str, Any]) -> None:
+        if self.size <= 0:
+            return
+        self._rows[job_id] = (time.monotonic(), row)
+        self._rows.move_to_end(job_id)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def attach(runtime: Runtime, hub: Hub) -> JobCache:
+    """Create the cache for this process and wire it to the hub (called when the hub starts)."""
+    cache = JobCache(runtime.settings.read_cache_size)
+    hub.add_listener(cache.on_events, cache.on_reset)
+    runtime.extras[EXTRAS_KEY] = cache
+    return cache
+
+
+def _live_hub(runtime: Runtime) -> Hub | None:
+    hub: Hub | None = runtime.extras.get("hub")
+    return hub if hub is not None and hub.live else None
+
+
+async def load_job_row(runtime: Runtime, job_id: str) -> dict[str, Any] | None:
+    """ONE Core SELECT on a reader connection, no cache."""
+    async with runtime.db.reader.connect() as conn:
+        row = (await conn.execute(_SELECT_ONE, {"job_id": job_id})).first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def get_job_row(runtime: Runtime, job_id: str) -> dict[str, Any] | None:
+    """A job's columns as a plain dict (a fresh copy; mutate freely), or None. No owner check here."""
+    hub = _live_hub(runtime)
+    cache: JobCache | None = runtime.extras.get(EXTRAS_KEY)
+    if hub is None or cache is None or cache.size <= 0:
+        return await load_job_row(runtime, job_id)
+    caught_up = runtime.signals.events_seq == hub.caught_up_seq
+    if caught_up:
+        row = cache.get(job_id)
+        if row is not None:
+            cache.hits += 1
+            return dict(row)
+    cache.misses += 1
+    version = cache.version
+    row = await load_job_row(runtime, job_id)
+    # No await from here on: the hub cannot process an event between this check and the insert.
+    if row is not None and hub.live and not cache.changed_since(job_id, version):
+        cache.put(job_id, row)
+        return dict(row)
+    return row

@@ -1,0 +1,196 @@
+"""One subscriber's view of the event hub: a bounded queue, a filter, and replay from the event log.
+
+See :mod:`genloom.jobs.hub` for the guarantees and an example.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from genloom.core.principal import Principal
+
+if TYPE_CHECKING:
+    from genloom.jobs.hub import Hub
+
+#: rows per replay page
+PAGE = 500
+#: event types after which a job changes no more (until someone retries it)
+TERMINAL_TYPES = frozenset({"succeeded", "failed", "canceled"})
+
+
+class SubscriberOverflow(Exception):
+    """The subscriber fell too far behind and was disconnected; resume from the last event id it handled."""
+
+
+_END = object()  # queue sentinel: the subscription was closed
+_OVERFLOW = object()  # queue sentinel: dropped for being slow
+
+
+def encode_event(row: Any) -> dict[str, Any]:
+    created = row.created_at
+    return {
+        "id": int(row.id),
+        "job_id": row.job_id,
+        "type": row.type,
+        "data": row.data if row.data is not None else {},
+        "created_at": created.isoformat().replace("+00:00", "Z") if created is not None else None,
+        "owner_id": row.owner_id,
+    }
+
+
+def public(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as subscribers get it (without the internal fields)."""
+    return {k: v for k, v in event.items() if k not in ("owner_id", "late")}
+
+
+class Subscription:
+    """A live, resumable stream of job events for one principal. Create with :meth:`Hub.subscribe`.
+
+    Iterate with ``async for``. ``job_ids=None`` means every job the principal may read; a set limits the
+    stream to those jobs (and :meth:`add_jobs` / :meth:`remove_jobs` change it). ``last_id`` is the id of the
+    last event handed out, what a client sends back to resume.
+    """
+
+    def __init__(self, hub: Hub, principal: Principal, job_ids: set[str] | None, after: int | None, maxsize: int) -> None:
+        self.hub = hub
+        self.principal = principal
+        self.job_ids = None if job_ids is None else set(job_ids)
+        self.sees_all = principal.sees_all("jobs")
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+        self.closed = False
+        self.last_id = after or 0
+        #: per-job floors from add_jobs(after=…): live events at or below them were already seen
+        self._floors: dict[str, int] = {}
+        #: pending replays: (job ids or None for all, after, cut) — served before the live queue
+        self._replays: collections.deque[tuple[set[str] | None, int, int]] = collections.deque()
+        self._buffer: collections.deque[dict[str, Any]] = collections.deque()
+        self._global_floor = after or 0
+
+    # -- filtering (called by the hub, synchronously) --------------------------------------------------
+    def may_see(self, owner_id: str) -> bool:
+        return self.sees_all or owner_id == self.principal.owner_id
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        if self.job_ids is not None and event["job_id"] not in self.job_ids:
+            return False
+        return self.may_see(event["owner_id"])
+
+    def _offer(self, event: dict[str, Any]) -> bool:
+        """Queue an event; False if the queue is full (the hub then drops this subscriber)."""
+        try:
+            self.queue.put_nowait(event)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    def _kill(self, sentinel: object) -> None:
+        # Make room for the sentinel: what was queued is moot, the client resumes by id.
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(sentinel)
+
+    # -- public API ------------------------------------------------------------------------------------
+    def add_jobs(self, job_ids: Iterable[str], *, after: int | None = None) -> None:
+        """Also follow ``job_ids``; with ``after``, first replay their stored events after that id.
+
+        Replayed events come before later live ones; order is by id within each job."""
+        new = {j for j in job_ids if self.job_ids is None or j not in self.job_ids}
+        if self.job_ids is None or not new:
+            return
+        self.hub._index_add(self, new)
+        if after is not None:
+            for job_id in new:
+                self._floors[job_id] = max(after, self.hub.delivered_id)
+            self._replays.append((new, after, self.hub.delivered_id))
+        else:
+            for job_id in new:
+                self._floors[job_id] = self.hub.delivered_id
+
+    def remove_jobs(self, job_ids: Iterable[str]) -> None:
+        """Stop following ``job_ids`` (events already queued for them are dropped too)."""
+        if self.job_ids is None:
+            return
+        gone = set(job_ids) & self.job_ids
+        self.hub._index_remove(self, gone)
+        for job_id in gone:
+            self._floors.pop(job_id, None)
+
+    def close(self) -> None:
+        """Unsubscribe. Safe to call more than once."""
+        if not self.closed:
+            self.closed = True
+            self.hub._drop(self)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._kill(_END)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        while True:
+            if self._buffer:
+                event = self._buffer.popleft()
+            elif self._replays:
+                self._buffer.extend(await self._replay_page())
+                continue
+            else:
+                item = await self.queue.get()
+                if item is _END:
+                    self.queue.put_nowait(_END)  # stay ended for any later __anext__
+                    raise StopAsyncIteration
+                if item is _OVERFLOW:
+                    self.queue.put_nowait(_OVERFLOW)
+                    raise SubscriberOverflow()
+                event = item
+                if self.job_ids is not None and event["job_id"] not in self.job_ids:
+                    continue  # removed after it was queued
+                if event["id"] <= self._floors.get(event["job_id"], self._global_floor) and not event.get("late"):
+                    continue  # already handed out by a replay
+            self.last_id = max(self.last_id, event["id"])
+            return public(event)
+
+    async def _replay_page(self) -> list[dict[str, Any]]:
+        jobs, after, cut = self._replays[0]
+        rows = await self.hub.read_events(self.principal, jobs, after=after, upto=cut, limit=PAGE)
+        if len(rows) < PAGE:
+            self._replays.popleft()
+        else:
+            self._replays[0] = (jobs, rows[-1]["id"], cut)
+        return rows
+
+
+async def with_heartbeats(sub: Subscription, interval: float) -> AsyncIterator[dict[str, Any] | None]:
+    """Events of ``sub``, with ``None`` whenever ``interval`` seconds pass without one (send a heartbeat).
+
+    The pending read is never cancelled by a heartbeat, so no event (and no replay page) is lost."""
+    pending: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(sub.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            task, pending = pending, None
+            try:
+                event = task.result()
+            except StopAsyncIteration:
+                return
+            yield event
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending

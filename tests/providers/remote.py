@@ -1,0 +1,82 @@
+"""Helpers for tests of the remote clients (Ark, ComfyUI, OpenAI): fast settings, a fake on a real port, and a
+way to run a job through the real queue and read it back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from genloom.core.settings import Settings
+from genloom.jobs import queue, service
+from genloom.providers.resilience import ProviderGuard
+from genloom.runtime import Runtime
+from tests.conftest import make_settings
+from tests.fakes.base import FakeServer
+
+#: retries and polls in milliseconds, so fault tests finish quickly (no timing is asserted)
+FAST = {
+    "provider_backoff_base_seconds": 0.01,
+    "provider_backoff_cap_seconds": 0.05,
+    "task_poll_interval_seconds": 0.05,
+    "provider_read_timeout": 5.0,
+    "provider_connect_timeout": 2.0,
+    "download_allow_hosts": ["127.0.0.1"],
+}
+
+
+def fast_settings(**overrides: Any) -> Settings:
+    return make_settings(**{**FAST, **overrides})
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[FakeServer]:
+    with FakeServer(app) as server:
+        yield server
+
+
+def guard_for(name: str, settings: Settings) -> ProviderGuard:
+    return ProviderGuard.from_settings(name, settings)
+
+
+class Recorder:
+    """A progress callback that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str | None]] = []
+
+    async def __call__(self, fraction: float, phase: str | None) -> None:
+        self.calls.append((fraction, phase))
+
+    @property
+    def phases(self) -> list[str]:
+        seen: list[str] = []
+        for _, phase in self.calls:
+            if phase and (not seen or seen[-1] != phase):
+                seen.append(phase)
+        return seen
+
+
+async def enqueue(runtime: Runtime, kind: str, data: dict[str, Any], *, max_attempts: int | None = None) -> str:
+    async with runtime.db.session() as session:
+        job = await queue.enqueue(session, runtime, kind=kind, input=data, owner_id="public",
+                                  max_attempts=max_attempts)
+    return str(job["id"])
+
+
+async def read(runtime: Runtime, job_id: str) -> dict[str, Any]:
+    async with runtime.db.session() as session:
+        row = await service.fetch_row(session, job_id)
+    assert row is not None
+    return service.job_dict(row)
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    """Poll an async predicate until it holds (used to act at a given point of a running job)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
