@@ -185,3 +185,43 @@ def s3_settings(moto_server: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path, media_dir=tmp_path / "media", storage="s3", s3_endpoint=moto_server, s3_bucket=bucket,
         s3_force_path_style=True, **S3_TEST_CREDENTIALS,
     )
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Any:
+    """Serve the app over real HTTP/WebSocket on a free local port: ``async with live_server(workers=0) as url``.
+
+    uvicorn runs as a task in the test's own event loop (not a thread) because the runtime's database pools and
+    listeners belong to that loop; the connections still cross a real socket. Pass ``rt=`` to serve another
+    runtime."""
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    from genloom.app import create_app
+
+    @contextlib.asynccontextmanager
+    async def _serve(*, workers: int = 0, rt: Runtime | None = None) -> AsyncIterator[str]:
+        app = create_app(runtime=rt or runtime, workers=workers)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets", timeout_graceful_shutdown=2)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("uvicorn stopped before it started")
+                await asyncio.sleep(0.01)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 15)
+            sock.close()
+
+    return _serve

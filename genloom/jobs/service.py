@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.errors import InvalidInput
+from genloom.core.ids import is_uuid
 from genloom.core.principal import Principal, owner_clause, scoped
 from genloom.jobs import batch, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
@@ -94,9 +95,12 @@ def encode_cursor(job_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor is not valid", field="cursor") from None
+        raw = ""
+    if not is_uuid(raw):
+        raise InvalidInput("cursor is not valid", field="cursor")
+    return raw
 
 
 async def list_jobs(

@@ -4,11 +4,13 @@ Writing happens in two steps so that pipelines never hold a database transaction
 S3: :func:`write_blob` / :func:`write_image_with_thumbnail` put the bytes and return :class:`PendingAsset`s,
 :func:`add_assets` inserts their rows in a short session, and :func:`discard` deletes the bytes again when
 that fails. :func:`store_asset` and :func:`store_image_with_thumbnail` do all of it for callers that already
-hold a session (request handlers). Services never commit.
+hold a session (request handlers). Services never commit, so those two also watch the caller's transaction:
+if it rolls back instead of committing, the bytes are deleted (:func:`track_until_commit`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.core.errors import Conflict, InvalidInput
@@ -33,6 +35,9 @@ log = logging.getLogger("genloom.media")
 #: builds a key from (asset id, file extension)
 KeyFn = Callable[[str, str], str]
 ASSET_KINDS = frozenset({"original", "image", "thumb", "audio", "video", "analysis"})
+_PENDING = "genloom.media.pending"  # session.info: blobs whose rows are not committed yet
+_HOOKED = "genloom.media.hooked"
+_cleanups: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,41 @@ async def add_assets(session: AsyncSession, pending: Sequence[PendingAsset]) -> 
     return rows
 
 
+def _on_rollback(sync_session: Any) -> None:
+    pending: list[tuple[BlobStore, PendingAsset]] = sync_session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    # Session events are synchronous; the deletes run as a task on the session's own event loop.
+    task = asyncio.get_running_loop().create_task(_discard_pairs(pending))
+    _cleanups.add(task)
+    task.add_done_callback(_cleanups.discard)
+
+
+async def _discard_pairs(pending: list[tuple[BlobStore, PendingAsset]]) -> None:
+    for blobs, item in pending:
+        await discard(blobs, [item])
+
+
+def _forget_on_commit(sync_session: Any) -> None:
+    sync_session.info.pop(_PENDING, None)
+
+
+def track_until_commit(session: AsyncSession, blobs: BlobStore, pending: Sequence[PendingAsset]) -> None:
+    """Delete these blobs if ``session``'s transaction rolls back later (the caller commits, not the service)."""
+    sync = session.sync_session
+    sync.info.setdefault(_PENDING, []).extend((blobs, item) for item in pending)
+    if not sync.info.get(_HOOKED):
+        sync.info[_HOOKED] = True
+        event.listen(sync, "after_commit", _forget_on_commit)
+        event.listen(sync, "after_rollback", _on_rollback)
+
+
+async def wait_for_cleanups() -> None:
+    """Wait for blob deletes scheduled by rolled-back sessions (tests; graceful shutdown)."""
+    while _cleanups:
+        await asyncio.gather(*list(_cleanups), return_exceptions=True)
+
+
 async def store_asset(
     session: AsyncSession,
     blobs: BlobStore,
@@ -130,6 +170,7 @@ async def store_asset(
     except BaseException:
         await discard(blobs, [pending])
         raise
+    track_until_commit(session, blobs, [pending])
     return asset
 
 
@@ -182,6 +223,7 @@ async def store_image_with_thumbnail(
     except BaseException:
         await discard(blobs, pending)
         raise
+    track_until_commit(session, blobs, pending)
     return original, thumb
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, WebSocket
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from genloom.cinemind import media_tree, ws
@@ -97,8 +97,23 @@ async def get_task(task_id: str, runtime: RuntimeDep, caller: Caller) -> Respons
     return ok(await cinemind_service.get_task(runtime, caller, task_id))
 
 
+def _ws_caller() -> Any:
+    """The WebSocket caller dependency (token/client id may come as query parameters); open mode without identity."""
+    try:
+        from genloom.identity.deps import ws_caller
+    except ImportError:  # pragma: no cover - identity ships with the build
+        from genloom.core.principal import ANONYMOUS
+
+        async def _anonymous(websocket: WebSocket) -> Any:
+            return ANONYMOUS
+
+        return _anonymous
+    return ws_caller("cinemind")
+
+
 @router.websocket("/ws/tasks", name="cinemind_ws_tasks")
-async def tasks_socket(websocket: WebSocket, caller: Caller, after: int | None = None) -> None:
+async def tasks_socket(websocket: WebSocket, caller: Annotated[Any, Depends(_ws_caller())],
+                       after: Annotated[int | None, Query(ge=0)] = None) -> None:
     await ws.serve(websocket, websocket.app.state.runtime, caller, after)
 
 

@@ -121,3 +121,18 @@ def test_generate_wait_end_to_end(database_url: str, tmp_path: Path) -> None:
 
     with Image.open(path) as im:
         assert im.size == (256, 192)
+
+
+async def test_sigterm_lets_running_jobs_finish(runtime: Runtime, database_url: str, tmp_path: Path) -> None:
+    async with runtime.db.session() as s:
+        job = await service.create_job(s, runtime, ANONYMOUS, kind="sleep", input={"seconds": 1.0})
+    env = genloom_env(database_url, tmp_path, GENLOOM_SHUTDOWN_GRACE_SECONDS="20")
+    proc = subprocess.Popen(genloom_cmd("worker", "--concurrency", "2"), env=env)
+    try:
+        await wait_until(lambda: _status_is(runtime, job["id"], "running"), timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        stop(proc)
+    done = await _get(runtime, job["id"])
+    assert done["status"] == "succeeded" and done["attempts"] == 1

@@ -103,3 +103,23 @@ async def test_list_assets_pages_and_scopes(runtime: Runtime) -> None:
                 break
     # ids are time-ordered to the millisecond; within one millisecond the order is arbitrary
     assert len(seen) == 5 and sorted(seen) == [f"p/{n}.png" for n in range(5)]
+
+
+async def test_rollback_after_store_deletes_the_files(runtime: Runtime) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with runtime.db.session() as session:
+            await service.store_image_with_thumbnail(session, runtime.blobs, owner_id="u1", data=png(),
+                                                     key="rb/a.png", thumb_key="rb/a_thumb.jpg")
+            assert len(await runtime.blobs.list("rb/")) == 2
+            raise Boom()  # the caller fails after the service returned: its transaction rolls back
+    await service.wait_for_cleanups()
+    assert await runtime.blobs.list() == []
+    assert await _count(runtime) == 0
+    # a committed store is left alone
+    async with runtime.db.session() as session:
+        await service.store_asset(session, runtime.blobs, owner_id="u1", data=b"keep", kind="original", key="rb/k.bin")
+    await service.wait_for_cleanups()
+    assert await runtime.blobs.get("rb/k.bin") == b"keep"

@@ -135,6 +135,7 @@ class ComfyUIImage:
                       progress: ProgressFn | None) -> None:
         deadline = time.monotonic() + self.timeout
         phase: str | None = "queued"
+        share = 0.02
         while not watch.done:
             if time.monotonic() > deadline:
                 raise ProviderError(f"{PROVIDER}: prompt did not finish within {self.timeout:.0f}s", provider=PROVIDER,
@@ -159,8 +160,9 @@ class ComfyUIImage:
             fraction, node = news
             if node and node in graph:
                 phase = phase_for(str(graph[node].get("class_type", "")))
-            # queued 0–10 %, running 10–90 %: sampler steps dominate, other nodes are quick
-            share = 0.1 if fraction is None else 0.1 + 0.8 * fraction
+            # queued 0–10 %, running 10–90 %: sampler steps dominate, other nodes are quick (and never move
+            # the bar backwards)
+            share = max(share, 0.1 if fraction is None else 0.1 + 0.8 * fraction)
             await progress(share, phase)
 
     async def _history(self, watch: PromptWatch, *, wait: bool) -> dict[str, Any] | None:

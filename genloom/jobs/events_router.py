@@ -1,0 +1,285 @@
+"""Live job events: SSE ``GET /v1/jobs/{id}/events`` and ``GET /v1/events``, WebSocket ``/v1/ws``.
+
+All three read from the process's event hub (:mod:`genloom.jobs.hub`) and resume by event id, so a client
+can reconnect to any replica and miss nothing. WebSocket protocol (JSON text frames)::
+
+    client → {"op": "subscribe", "jobs": ["<id>", …], "after": <event id, optional>}
+             {"op": "unsubscribe", "jobs": ["<id>", …]}
+             {"op": "ping"}
+    server → {"type": "event", "id": 12, "job_id": "…", "event": "progress", "data": {…}, "created_at": "…"}
+             {"type": "subscribed", "jobs": […]}   {"type": "unsubscribed", "jobs": […]}
+             {"type": "heartbeat"}                  (every heartbeat_seconds, and in answer to a ping)
+             {"type": "error", "code": "…", "message": "…"}   (bad messages; the socket stays open)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response, StreamingResponse
+
+from genloom.core.errors import InvalidInput, Unavailable
+from genloom.core.principal import ANONYMOUS, Principal
+from genloom.deps import CallerDep, RuntimeDep
+from genloom.jobs import readmodel
+from genloom.jobs.errors import JobNotFound
+from genloom.jobs.hub import TERMINAL_TYPES, Hub, SubscriberOverflow, Subscription, with_heartbeats
+from genloom.runtime import Runtime
+
+log = logging.getLogger("genloom.events")
+
+router = APIRouter(prefix="/v1", tags=["Events"])
+NativeCaller = CallerDep("native")
+HUB_KEY = "hub"
+MAX_WS_JOBS = 1000  # jobs one WebSocket may follow
+WS_TRY_AGAIN = 1013  # close code: dropped for being too slow; reconnect and resume
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+async def on_startup(runtime: Runtime) -> None:
+    """Start this process's hub (and the read model it keeps fresh)."""
+    if HUB_KEY in runtime.extras:
+        return
+    hub = Hub(runtime)
+    readmodel.attach(runtime, hub)
+    await hub.start()
+    runtime.extras[HUB_KEY] = hub
+
+
+async def on_shutdown(runtime: Runtime) -> None:
+    hub: Hub | None = runtime.extras.pop(HUB_KEY, None)
+    runtime.extras.pop(readmodel.EXTRAS_KEY, None)
+    if hub is not None:
+        await hub.close()
+
+
+def get_hub(runtime: Runtime) -> Hub:
+    hub: Hub | None = runtime.extras.get(HUB_KEY)
+    if hub is None:
+        raise Unavailable("the event hub is not running in this process")
+    return hub
+
+
+def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
+    """``Last-Event-ID`` (sent by EventSource on reconnect) wins over ``?after=``."""
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            value = int(last_event_id.strip())
+        except ValueError:
+            raise InvalidInput("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID") from None
+        if value < 0:
+            raise InvalidInput("Last-Event-ID must not be negative", field="Last-Event-ID")
+        return value
+    return after
+
+
+def sse_frame(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n".encode()
+
+
+async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_terminal_of: str | None) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 2000\n\n"
+        async for event in with_heartbeats(sub, heartbeat):
+            if event is None:
+                if await request.is_disconnected():
+                    return
+                yield b": ping\n\n"
+                continue
+            yield sse_frame(event)
+            if close_on_terminal_of is not None and event["job_id"] == close_on_terminal_of \
+                    and event["type"] in TERMINAL_TYPES:
+                return
+    except SubscriberOverflow:
+        # The client reconnects (EventSource does so by itself) and resumes from the last id it got.
+        yield b"event: overflow\ndata: {\"code\":\"slow_consumer\"}\n\n"
+    finally:
+        sub.close()
+
+
+AfterQuery = Annotated[int | None, Query(ge=0, description="Resume after this event id (Last-Event-ID wins)")]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", description="Sent by EventSource on reconnect")]
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A text/event-stream: `id:`, `event: <type>`, JSON `data:`; `: ping` heartbeats.",
+          "content": {"text/event-stream": {"example": 'id: 12\nevent: progress\ndata: {"id":12,"job_id":"…",'
+                                                       '"type":"progress","data":{"progress":40},"created_at":"…"}\n\n'}}},
+}
+
+
+@router.get("/jobs/{job_id}/events", summary="Stream one job's events (SSE); ends after its terminal event",
+            response_class=StreamingResponse, responses={**SSE_RESPONSES, 204: {"description": "Nothing left to send"},
+                                                         404: {"description": "Job not found"}})
+async def job_events(
+    job_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    caller: NativeCaller,
+    after: AfterQuery = None,
+    last_event_id: LastEventId = None,
+) -> Response:
+    from genloom.jobs.service import may_read
+
+    hub = get_hub(runtime)
+    row = await readmodel.get_job_row(runtime, job_id)
+    if row is None or not may_read(caller, row["owner_id"]):
+        raise JobNotFound(field="job_id")
+    start = _resume_from(last_event_id, after) or 0  # a fresh client gets the job's whole history
+    sub = hub.subscribe(caller, job_ids={job_id}, after=start)
+    if row["status"] in TERMINAL_TYPES:
+        stored = await hub.read_events(caller, {job_id}, after=start, limit=1)
+        if not stored:
+            sub.close()
+            return Response(status_code=204)  # finished and fully seen: EventSource stops reconnecting
+    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, job_id),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/events", summary="Stream every event the caller may see (SSE)", response_class=StreamingResponse,
+            responses=SSE_RESPONSES)
+async def all_events(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: NativeCaller,
+    after: AfterQuery = None,
+    last_event_id: LastEventId = None,
+) -> Response:
+    hub = get_hub(runtime)
+    sub = hub.subscribe(caller, job_ids=None, after=_resume_from(last_event_id, after))
+    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, None),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+# --- WebSocket ------------------------------------------------------------------------------------------------
+
+
+def _ws_caller_dep() -> Any:
+    try:
+        from genloom.identity.deps import ws_caller
+    except ImportError:  # identity not installed: everyone is the anonymous caller
+
+        async def _anonymous() -> Principal:
+            return ANONYMOUS
+
+        return _anonymous
+    return ws_caller("native")
+
+
+WsCaller = Annotated[Principal, Depends(_ws_caller_dep())]
+
+
+class _BadMessage(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
+
+
+def _job_list(msg: dict[str, Any]) -> list[str]:
+    jobs = msg.get("jobs")
+    if not isinstance(jobs, list) or not jobs or not all(isinstance(j, str) and 0 < len(j) <= 64 for j in jobs):
+        raise _BadMessage("invalid_message", "'jobs' must be a non-empty list of job ids")
+    if len(jobs) > MAX_WS_JOBS:
+        raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
+    return list(dict.fromkeys(jobs))
+
+
+async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Subscription, raw: str) -> None:
+    from genloom.jobs.service import may_read
+
+    try:
+        msg = json.loads(raw)
+    except ValueError:
+        raise _BadMessage("invalid_json", "messages must be JSON objects") from None
+    if not isinstance(msg, dict):
+        raise _BadMessage("invalid_message", "messages must be JSON objects")
+    op = msg.get("op")
+    if op == "ping":
+        await ws.send_text('{"type":"heartbeat"}')
+    elif op == "subscribe":
+        jobs = _job_list(msg)
+        after = msg.get("after")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
+        if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
+            raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
+        readable, missing = [], []
+        for job_id in jobs:
+            row = await readmodel.get_job_row(runtime, job_id)
+            (readable if row is not None and may_read(caller, row["owner_id"]) else missing).append(job_id)
+        if readable:
+            sub.add_jobs(readable, after=after)
+            await ws.send_text(json.dumps({"type": "subscribed", "jobs": readable}))
+        if missing:
+            await ws.send_text(json.dumps({"type": "error", "code": "job_not_found", "message": "job not found",
+                                           "jobs": missing}))
+    elif op == "unsubscribe":
+        jobs = _job_list(msg)
+        sub.remove_jobs(jobs)
+        await ws.send_text(json.dumps({"type": "unsubscribed", "jobs": jobs}))
+    else:
+        raise _BadMessage("unknown_op", "op must be one of subscribe, unsubscribe, ping")
+
+
+async def _ws_reader(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Subscription) -> None:
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        try:
+            if raw is None:
+                raise _BadMessage("invalid_message", "send JSON text frames")
+            await _ws_handle(ws, runtime, caller, sub, raw)
+        except _BadMessage as bad:
+            await ws.send_text(json.dumps({"type": "error", "code": bad.code, "message": bad.message}))
+
+
+async def _ws_writer(ws: WebSocket, sub: Subscription, heartbeat: float) -> None:
+    try:
+        async for event in with_heartbeats(sub, heartbeat):
+            if event is None:
+                await ws.send_text('{"type":"heartbeat"}')
+                continue
+            await ws.send_text(json.dumps({
+                "type": "event", "id": event["id"], "job_id": event["job_id"], "event": event["type"],
+                "data": event["data"], "created_at": event["created_at"],
+            }, separators=(",", ":"), ensure_ascii=False))
+    except SubscriberOverflow:
+        with contextlib.suppress(Exception):
+            await ws.send_text(json.dumps({"type": "error", "code": "slow_consumer",
+                                           "message": "too far behind; reconnect and resume with 'after'"}))
+            await ws.close(code=WS_TRY_AGAIN)
+
+
+@router.websocket("/ws")
+async def events_ws(ws: WebSocket, caller: WsCaller) -> None:
+    """Follow jobs over one WebSocket (see the module docstring for the protocol)."""
+    runtime: Runtime = ws.app.state.runtime
+    hub = runtime.extras.get(HUB_KEY)
+    await ws.accept()
+    if hub is None:
+        await ws.send_text(json.dumps({"type": "error", "code": "unavailable", "message": "event hub not running"}))
+        await ws.close(code=1011)
+        return
+    sub = hub.subscribe(caller, job_ids=set())
+    tasks = [
+        asyncio.create_task(_ws_reader(ws, runtime, caller, sub)),
+        asyncio.create_task(_ws_writer(ws, sub, runtime.settings.heartbeat_seconds)),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sub.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await ws.close()

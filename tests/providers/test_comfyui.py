@@ -1,0 +1,397 @@
+"""The ComfyUI client against the fake ComfyUI (HTTP + WebSocket on one port, replaying the recorded protocol):
+workflow templates, progress, outputs, errors, the socket dropping, cancel → /interrupt, and jobs through the
+real queue producing stored media."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from genloom.core.settings import Settings, SettingsError
+from genloom.providers.base import ImageProvider, ImageRequest, ProviderError
+from genloom.providers.comfyui import ComfyUIImage, load_workflows, parse_workflow
+from genloom.providers.comfyui.workflows import WorkflowError
+from genloom.providers.factory import build_providers
+from genloom.runtime import Runtime
+from tests.conftest import drain
+from tests.fakes.base import FakeServer
+from tests.fakes.comfyui import ComfyFake, create_app
+from tests.providers.remote import Recorder, fast_settings, guard_for, read, serve, wait_for
+
+
+@pytest.fixture
+def comfy() -> Iterator[tuple[ComfyFake, FakeServer]]:
+    state = ComfyFake()
+    with serve(create_app(state)) as server:
+        yield state, server
+
+
+def client_for(server: FakeServer, **overrides: Any) -> ComfyUIImage:
+    settings = fast_settings(comfyui_url=server.url, **overrides)
+    return ComfyUIImage(settings, guard=guard_for("comfyui", settings), workflows=load_workflows(None),
+                        default_workflow="sd15")
+
+
+def submitted_graph(state: ComfyFake) -> dict[str, Any]:
+    posts = state.seen("POST", "/prompt")
+    assert posts, "no prompt was submitted"
+    return posts[-1].json()["prompt"]  # type: ignore[no-any-return]
+
+
+class TestWorkflows:
+    def test_builtin_templates_bind_by_title_and_links(self) -> None:
+        workflows = load_workflows(None)
+        assert {"sd15", "sdxl"} <= set(workflows)
+        graph = workflows["sdxl"].build(prompt="a fox", negative_prompt="blurry", seed=7, width=1000, height=700,
+                                        steps=None, batch_size=2)
+        assert graph["6"]["inputs"]["text"] == "a fox"
+        assert graph["7"]["inputs"]["text"] == "blurry"
+        assert graph["3"]["inputs"]["seed"] == 7
+        assert graph["3"]["inputs"]["steps"] == 25  # the template's default
+        # sizes snap to multiples of 8 (latents are 1/8 of the image)
+        assert (graph["5"]["inputs"]["width"], graph["5"]["inputs"]["height"], graph["5"]["inputs"]["batch_size"]) == (1000, 696, 2)
+        # the template itself is untouched
+        assert workflows["sdxl"].graph["6"]["inputs"]["text"] == ""
+
+    def test_bare_exported_graph_is_bound_through_sampler_links(self) -> None:
+        graph = json.loads((Path(__file__).parents[2] / "genloom/providers/comfyui/workflows/sd15.json").read_text())["graph"]
+        for node in graph.values():
+            node.pop("_meta")
+        graph["6"], graph["10"] = graph.pop("6"), graph.pop("7")  # renumber: ids mean nothing
+        graph["3"]["inputs"]["negative"] = ["10", 0]
+        workflow = parse_workflow("mine", graph)
+        built = workflow.build(prompt="p", negative_prompt="n", seed=1, width=None, height=None, steps=4)
+        assert (built["6"]["inputs"]["text"], built["10"]["inputs"]["text"]) == ("p", "n")
+        assert built["3"]["inputs"]["steps"] == 4
+
+    def test_explicit_bindings_win(self) -> None:
+        data = {"bindings": {"prompt": ["1", "text"], "seed": [["2", "noise"], ["3", "noise"]]},
+                "graph": {"1": {"class_type": "MyEncoder", "inputs": {}}, "2": {"class_type": "A", "inputs": {}},
+                          "3": {"class_type": "SaveImage", "inputs": {}}}}
+        built = parse_workflow("custom", data).build(prompt="hello", negative_prompt="", seed=9, width=None,
+                                                     height=None, steps=None)
+        assert built["1"]["inputs"]["text"] == "hello"
+        assert built["2"]["inputs"]["noise"] == built["3"]["inputs"]["noise"] == 9
+
+    def test_template_without_a_prompt_slot_is_refused(self) -> None:
+        with pytest.raises(WorkflowError, match="which node takes the prompt"):
+            parse_workflow("bad", {"1": {"class_type": "SaveImage", "inputs": {}}})
+        with pytest.raises(WorkflowError, match="API-format"):
+            parse_workflow("bad", {"nodes": [], "links": []})  # the UI format, not the API one
+
+    def test_user_directory_adds_and_replaces(self, tmp_path: Path) -> None:
+        source = json.loads((Path(__file__).parents[2] / "genloom/providers/comfyui/workflows/sd15.json").read_text())
+        source["defaults"]["steps"] = 3
+        (tmp_path / "sd15.json").write_text(json.dumps(source))
+        (tmp_path / "portrait.json").write_text(json.dumps(source["graph"]))
+        workflows = load_workflows(tmp_path)
+        assert workflows["sd15"].defaults["steps"] == 3 and "portrait" in workflows and "sdxl" in workflows
+
+    def test_broken_user_template_stops_start_up_naming_the_setting(self, tmp_path: Path) -> None:
+        (tmp_path / "broken.json").write_text("{not json")
+        settings = fast_settings(image_provider="comfyui", comfyui_workflows_dir=tmp_path)
+        with pytest.raises(SettingsError) as info:
+            build_providers(settings)
+        assert "GENLOOM_COMFYUI_WORKFLOWS_DIR" in str(info.value) and "broken.json" in str(info.value)
+
+    def test_unknown_default_workflow_stops_start_up(self) -> None:
+        with pytest.raises(SettingsError, match="GENLOOM_IMAGE_MODEL"):
+            build_providers(fast_settings(image_provider="comfyui", image_model="nope"))
+
+
+class TestGenerate:
+    async def test_happy_path_progress_and_outputs(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        provider = client_for(server)
+        assert isinstance(provider, ImageProvider)
+        progress = Recorder()
+        try:
+            result = await provider.generate(ImageRequest(prompt="a red fox", negative_prompt="blur", width=96,
+                                                          height=64, seed=42, steps=6), progress=progress)
+        finally:
+            await provider.aclose()
+        assert result.provider == "comfyui" and result.model == "sd15"
+        [image] = result.images
+        assert image.mime == "image/png" and (image.width, image.height, image.seed) == (96, 64, 42)
+        with Image.open(io.BytesIO(image.data)) as im:
+            assert im.size == (96, 64)
+        graph = submitted_graph(state)
+        assert graph["6"]["inputs"]["text"] == "a red fox" and graph["7"]["inputs"]["text"] == "blur"
+        assert graph["3"]["inputs"]["seed"] == 42 and graph["3"]["inputs"]["steps"] == 6
+        post = state.seen("POST", "/prompt")[-1].json()
+        assert post["client_id"] and post["prompt_id"]
+        # the sampler's steps drive progress; node classes name the phases
+        assert "sampling" in progress.phases and progress.phases[0] == "queued"
+        fractions = [f for f, _ in progress.calls]
+        assert fractions == sorted(fractions) and max(fractions) >= 0.9
+        assert state.seen("GET", "/view")[-1].query.startswith("filename=genloom_")
+
+    async def test_batch_returns_every_image(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        _, server = comfy
+        provider = client_for(server)
+        try:
+            result = await provider.generate(ImageRequest(prompt="cats", width=64, height=64, seed=1, count=3, steps=2))
+        finally:
+            await provider.aclose()
+        assert [i.seed for i in result.images] == [1, 2, 3]
+        assert len({i.data for i in result.images}) == 3
+
+    async def test_execution_error_fails_with_comfyui_reason(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.fail_next_execution("VAEDecode", "RuntimeError", "Given groups=1, weight of size [4, 4], bad input")
+        provider = client_for(server)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2))
+        finally:
+            await provider.aclose()
+        err = info.value
+        assert err.code == "provider_execution_error" and not err.retryable
+        assert "VAEDecode" in err.message and "weight of size" in err.message
+
+    async def test_out_of_memory_is_retryable(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.fail_next_execution()  # KSampler, torch.OutOfMemoryError
+        provider = client_for(server)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2))
+        finally:
+            await provider.aclose()
+        assert info.value.retryable and "OutOfMemoryError" in info.value.message
+
+    async def test_validation_error_names_the_node(self, comfy: tuple[ComfyFake, FakeServer], tmp_path: Path) -> None:
+        state, server = comfy
+        source = json.loads((Path(__file__).parents[2] / "genloom/providers/comfyui/workflows/sd15.json").read_text())
+        source["graph"]["4"]["inputs"]["ckpt_name"] = "missing.safetensors"
+        (tmp_path / "broken_ckpt.json").write_text(json.dumps(source))
+        settings = fast_settings(comfyui_url=server.url)
+        provider = ComfyUIImage(settings, guard=guard_for("comfyui", settings), workflows=load_workflows(tmp_path))
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, workflow="broken_ckpt"))
+        finally:
+            await provider.aclose()
+        assert info.value.code == "provider_bad_request" and not info.value.retryable
+        assert "CheckpointLoaderSimple" in info.value.message and "missing.safetensors" in info.value.message
+
+    async def test_unknown_workflow(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        _, server = comfy
+        provider = client_for(server)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", workflow="flux-dev"))
+        finally:
+            await provider.aclose()
+        assert info.value.code == "unknown_workflow" and "sd15" in info.value.message
+
+    async def test_socket_drop_falls_back_to_history(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.drop_sockets = True
+        provider = client_for(server)
+        try:
+            result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=3))
+        finally:
+            await provider.aclose()
+        assert result.images[0].mime == "image/png"
+        assert len(state.seen("GET", "/history/")) >= 1
+
+    async def test_no_socket_at_all_polls_history(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        provider = client_for(server)
+        provider.ws_base = "ws://127.0.0.1:1"  # nothing listens there: the socket cannot open
+        try:
+            result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=3))
+        finally:
+            await provider.aclose()
+        assert result.images and len(state.seen("GET", "/history/")) >= 1
+
+    async def test_transient_submit_failure_is_retried(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.fail(503, times=2, path="/prompt", method="POST")
+        provider = client_for(server)
+        try:
+            result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
+        finally:
+            await provider.aclose()
+        assert result.images and len(state.seen("POST", "/prompt")) == 3
+
+    async def test_read_timeout_on_submit_is_not_resubmitted(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.slow(1.5, path="/prompt", method="POST")
+        provider = client_for(server, provider_read_timeout=0.3)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
+        finally:
+            await provider.aclose()
+        # the prompt may have been queued: a blind resubmit could render (and bill GPU time) twice
+        assert info.value.code == "provider_timeout" and info.value.retryable
+        assert len(state.seen("POST", "/prompt")) == 1
+
+    async def test_lost_outputs_fail_without_retry(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.lose_outputs = True
+        provider = client_for(server)
+        try:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
+        finally:
+            await provider.aclose()
+        assert info.value.code == "result_expired" and not info.value.retryable
+
+    async def test_cancel_interrupts_the_running_prompt(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.step_seconds = 0.05
+        provider = client_for(server)
+        progress = Recorder()
+        task = asyncio.create_task(provider.generate(
+            ImageRequest(prompt="x", width=64, height=64, seed=3, steps=200), progress=progress))
+
+        async def sampling() -> bool:
+            return any(phase == "sampling" for _, phase in progress.calls)
+
+        try:
+            await wait_for(sampling)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            await provider.aclose()
+        [interrupt] = state.seen("POST", "/interrupt")
+        pid = interrupt.json()["prompt_id"]
+        assert pid == state.seen("POST", "/prompt")[-1].json()["prompt_id"]
+        assert state.seen("POST", "/queue")[-1].json() == {"delete": [pid]}
+
+        async def interrupted() -> bool:
+            entry = state.history.get(pid)
+            return bool(entry) and entry["status"]["messages"][-1][0] == "execution_interrupted"
+
+        await wait_for(interrupted)
+
+    async def test_cancel_while_queued_removes_it_without_interrupting(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        state.hold = True
+        provider = client_for(server)
+        task = asyncio.create_task(provider.generate(ImageRequest(prompt="x", width=64, height=64, steps=2)))
+
+        async def queued() -> bool:
+            return bool(state.pending)
+
+        try:
+            await wait_for(queued)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            await provider.aclose()
+        assert state.pending == [] and not state.seen("POST", "/interrupt")
+
+
+class TestBreaker:
+    async def test_opens_rejects_then_closes_after_cooldown(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        provider = client_for(server, breaker_failures=2, breaker_cooldown_seconds=0.3, provider_max_retries=0)
+        request = ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2)
+        state.fail(500, times=2, path="/prompt", method="POST")
+        try:
+            for _ in range(2):
+                with pytest.raises(ProviderError) as info:
+                    await provider.generate(request)
+                assert info.value.retryable
+            assert provider.status()["breaker"]["state"] == "open"
+            before = len(state.seen("POST", "/prompt"))
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(request)
+            assert info.value.code == "provider_unavailable" and info.value.retryable
+            assert len(state.seen("POST", "/prompt")) == before  # rejected without a call
+
+            async def cooled() -> bool:
+                return provider.status()["breaker"]["retry_in_seconds"] == 0
+
+            await wait_for(cooled)
+            result = await provider.generate(request)  # the half-open probe succeeds
+            assert result.images and provider.status()["breaker"]["state"] == "closed"
+        finally:
+            await provider.aclose()
+
+
+# --- through the real job queue ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, comfy: tuple[ComfyFake, FakeServer]) -> Settings:
+    return fast_settings(database_url=database_url, data_dir=tmp_path, media_dir=tmp_path / "media",
+                         retry_base_seconds=0.0, poll_interval_seconds=0.05, event_poll_seconds=0.05,
+                         image_provider="comfyui", image_model="sd15", comfyui_url=comfy[1].url)
+
+
+class TestThroughTheQueue:
+    async def test_image_job_stores_media(self, client: httpx.AsyncClient, runtime: Runtime,
+                                          comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, _ = comfy
+        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
+            "prompt": "a lighthouse at dusk", "width": 128, "height": 96, "seed": 5}})
+        assert created.status_code == 202, created.text
+        await drain(runtime)
+        job = await read(runtime, created.json()["id"])
+        assert job["status"] == "succeeded", job
+        result = job["result"]
+        assert result["provider"] == "comfyui" and result["model"] == "sd15" and result["seed"] == 5
+        [image] = result["images"]
+        assert (image["width"], image["height"], image["mime"]) == (128, 96, "image/png")
+        stored = await runtime.blobs.list("")
+        assert len(stored) == 2  # the original and its thumbnail
+        assert all("127.0.0.1" not in json.dumps(result) for _ in [0])  # the provider's URL never reaches clients
+        assert submitted_graph(state)["3"]["inputs"]["seed"] == 5
+
+    async def test_execution_error_fails_the_job_with_the_reason(self, client: httpx.AsyncClient, runtime: Runtime,
+                                                                 comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, _ = comfy
+        state.fail_next_execution("KSampler", "ValueError", "sampler exploded")
+        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x", "width": 64,
+                                                                                          "height": 64}})
+        await drain(runtime)
+        job = await read(runtime, created.json()["id"])
+        assert job["status"] == "failed" and job["attempts"] == 1
+        assert "sampler exploded" in job["error"]["message"]
+        assert await runtime.blobs.list("") == []
+
+    async def test_out_of_memory_is_retried_by_the_queue(self, client: httpx.AsyncClient, runtime: Runtime,
+                                                         comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, _ = comfy
+        state.fail_next_execution()
+        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x", "width": 64,
+                                                                                          "height": 64}})
+        await drain(runtime)
+        job = await read(runtime, created.json()["id"])
+        assert job["status"] == "succeeded" and job["attempts"] == 2
+
+    async def test_cancel_reaches_comfyui(self, client: httpx.AsyncClient, runtime: Runtime,
+                                          comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, _ = comfy
+        state.step_seconds = 0.5  # 20 steps: long enough for the worker's cancel check to land mid-run
+        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
+            "prompt": "x", "width": 64, "height": 64}})
+        job_id = created.json()["id"]
+        worker = asyncio.create_task(drain(runtime))
+
+        async def sampling() -> bool:
+            return state.running is not None and state.current_node == "3"
+
+        await wait_for(sampling)
+        canceled = await client.post(f"/v1/jobs/{job_id}/cancel")
+        assert canceled.status_code in (200, 202), canceled.text
+        await worker
+        job = await read(runtime, job_id)
+        assert job["status"] == "canceled"
+        assert len(state.seen("POST", "/interrupt")) == 1
+        assert await runtime.blobs.list("") == []
