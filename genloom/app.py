@@ -23,16 +23,18 @@ log = logging.getLogger("genloom.app")
 #: ``error_matcher(request) -> bool`` + ``render_error(request, err)`` to shape its errors, and
 #: ``async def on_startup(runtime)`` / ``async def on_shutdown(runtime)``.
 ROUTER_MODULES: tuple[str, ...] = (
+    # the status-polling routes are matched first: route matching is a linear scan
+    "genloom.surfaces.studio",
     "genloom.jobs.router",
     "genloom.jobs.events_router",
     "genloom.media.router",
-    "genloom.surfaces.studio",
     "genloom.surfaces.health",
     "genloom.surfaces.metrics",
     "genloom.identity.router",
     "genloom.ratings.router",
     "genloom.nodes.router",
     "genloom.surfaces.cinemind",
+    "genloom.providers.router",
 )
 
 OPENAPI_TAGS = [

@@ -8,27 +8,29 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from genloom.core.principal import Principal
 from genloom.core.settings import Settings
 from genloom.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_settings(request: Request) -> Settings:
-    return get_runtime(request).settings
+async def get_settings(request: Request) -> Settings:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One write session per request: committed when the handler returns, rolled back if it raises."""
-    async with get_runtime(request).db.session() as session:
+    async with request.app.state.runtime.db.session() as session:
         yield session
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).db.read_session() as session:
+    async with request.app.state.runtime.db.read_session() as session:
         yield session
 
 
@@ -40,16 +42,21 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 def CallerDep(surface: str) -> Any:  # noqa: N802 - reads like a type in signatures
     """``Annotated[Principal, Depends(...)]`` resolving the caller by the surface's auth mode."""
-    from genloom.core.principal import ANONYMOUS, Principal
-
-    try:
-        from genloom.identity.deps import caller
-    except ImportError:
-
-        def caller(_surface: str) -> Any:
-            def _anonymous() -> Principal:
-                return ANONYMOUS
-
-            return _anonymous
+    from genloom.identity.deps import caller
 
     return Annotated[Principal, Depends(caller(surface))]
+
+
+async def caller_of(request: Request, surface: str) -> Principal:
+    """The caller, resolved without FastAPI's dependency machinery: for the hot status-polling routes, where
+    solving the dependency graph would cost more than serving the answer."""
+    from genloom.identity.deps import auth_mode, resolve
+
+    runtime: Runtime = request.app.state.runtime
+    headers = request.headers
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    return await resolve(
+        runtime, auth_mode(runtime.settings, surface),
+        token=token.strip() or None if scheme.lower() == "bearer" else None,
+        client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"),
+    )

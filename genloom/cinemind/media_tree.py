@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.cinemind.errors import InvalidDir
@@ -77,8 +77,8 @@ async def _owned_keys(session: AsyncSession, principal: Principal, keys: list[st
     owned: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        stmt = scoped(select(GraphResult.storage_path, GraphResult.thumbnail_path), GraphResult.owner_id, principal,
-                      "graph_results").where(or_(GraphResult.storage_path.in_(chunk),
+        query: Select[Any] = select(GraphResult.storage_path, GraphResult.thumbnail_path)  # type: ignore[assignment]
+        stmt = scoped(query, GraphResult.owner_id, principal, "graph_results").where(or_(GraphResult.storage_path.in_(chunk),
                                                  GraphResult.thumbnail_path.in_(chunk)))
         for row in (await session.execute(stmt)).all():
             owned.update(k for k in (row.storage_path, row.thumbnail_path) if k)
@@ -125,20 +125,17 @@ async def tree(session: AsyncSession, runtime: Runtime, principal: Principal, *,
         path = base
         for level, seg in enumerate(parts[:-1], start=1):
             path = f"{path}/{seg}" if path else seg
-            if level >= depth:
-                parent["truncated"] = True
-                break
             node = index.get(path)
             if node is None:
                 node = {"name": seg, "path": path, "type": "dir", "children": []}
                 parent["children"].append(node)
                 index[path] = node
             parent = node
+            if level == depth:  # shown, but not opened: the client asks again with dir=<its path>
+                node["truncated"] = True
+                break
         else:
-            if len(parts) <= depth:
-                parent["children"].append(_file(runtime, stat))
-            else:
-                parent["truncated"] = True
+            parent["children"].append(_file(runtime, stat))
     return root
 
 

@@ -11,6 +11,7 @@ fails, the files this attempt wrote are deleted again: nothing is half-written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +94,8 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
         for graph_id, media in zip(spec.graph_ids, result.images, strict=False):
             original, thumb = await media_service.write_image_with_thumbnail(
                 runtime.blobs, owner_id=ctx.owner_id, data=media.data,
-                key=lambda _id, ext, g=graph_id: cinemind_image_key(g, ext, when=when),
-                thumb_key=lambda _id, ext, g=graph_id: cinemind_thumb_key(g, ext, when=when),
+                key=_key_fn(cinemind_image_key, graph_id, when),
+                thumb_key=_key_fn(cinemind_thumb_key, graph_id, when),
                 job_id=ctx.job_id,
             )
             written += [original, thumb]
@@ -114,6 +115,14 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
         "provider": result.provider,
         "model": result.model,
     }
+
+
+def _key_fn(layout: Callable[..., str], graph_id: str, when: datetime) -> media_service.KeyFn:
+    """The key for a file whose type is known only once its bytes are sniffed (the media service calls back)."""
+    def key(_asset_id: str, ext: str) -> str:
+        return layout(graph_id, ext, when=when)
+
+    return key
 
 
 def _row(ctx: JobContext, spec: GenerateInput, graph_id: str, original: media_service.PendingAsset,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from genloom.core.errors import InvalidInput
-from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep
+from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep, caller_of
 from genloom.jobs import service
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.schemas import JOB_EXAMPLE, JobCreate, JobList, JobRead, QueueStats
@@ -42,8 +42,15 @@ async def create_job(
 ) -> dict[str, Any]:
     if body.input is None and body.inputs is None:
         raise InvalidInput("send input (one job) or inputs (a batch)", field="input")
+    job_input, job_inputs = body.input, body.inputs
+    if body.setting is not None:  # seed 002 tasks: one setting merged into every subtask's input
+        from genloom.ratings.task_setting import apply_setting
+
+        items = job_inputs if job_inputs is not None else [job_input or {}]
+        merged = apply_setting(runtime.kinds, body.kind, body.setting, items)
+        job_input, job_inputs = (None, merged) if job_inputs is not None else (merged[0], None)
     return await service.create_job(
-        session, runtime, caller, kind=body.kind, input=body.input, inputs=body.inputs, priority=body.priority,
+        session, runtime, caller, kind=body.kind, input=job_input, inputs=job_inputs, priority=body.priority,
         run_at=body.run_at, max_attempts=body.max_attempts, idempotency_key=idempotency_key, surface="native",
     )
 
@@ -67,11 +74,13 @@ async def list_jobs(
 
 @router.get(
     "/jobs/{job_id}", responses={**NOT_FOUND, 200: {"model": JobRead, "content": {"application/json": {"example": JOB_EXAMPLE}}}},
-    summary="Get a job",
+    summary="Get a job", openapi_extra={"security": [{"Bearer": []}, {"ClientId": []}, {}]},
 )
-async def get_job(job_id: str, runtime: RuntimeDep, caller: NativeCaller) -> JSONResponse:
-    # Hot path: no ORM session and no response-model validation; the read model serves it.
-    return JSONResponse(await service.read_job(runtime, caller, job_id))
+async def get_job(job_id: str, request: Request) -> JSONResponse:
+    # Hot path (clients poll it): no dependency graph, no ORM session, no response-model validation;
+    # the read model serves it.
+    caller = await caller_of(request, "native")
+    return JSONResponse(await service.read_job(request.app.state.runtime, caller, job_id))
 
 
 @router.post(

@@ -88,6 +88,12 @@ class JobCreate(BaseModel):
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first")
     run_at: datetime | None = Field(default=None, description="Do not start before this time")
     max_attempts: int | None = Field(default=None, ge=1, le=50)
+    setting: dict[str, Any] | None = Field(
+        default=None,
+        description="Task settings shared by every item (seed 002): ratio or size, count/batch_size, seed, model, "
+                    "… — see genloom.ratings.task_setting",
+        examples=[{"ratio": "16:9", "batch_size": 2, "seed": 42}],
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> JobCreate:

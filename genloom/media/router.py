@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep
+from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep
 from genloom.media import service
 from genloom.media.http import Unsatisfiable, http_date, not_modified, parse_range, range_applies
 from genloom.media.schemas import AssetList, AssetRead, UploadRead
@@ -159,3 +159,10 @@ async def list_assets(
 async def get_asset(asset_id: str, session: ReadSessionDep, runtime: RuntimeDep, caller: NativeCaller) -> dict[str, Any]:
     asset = await service.get_asset_or_raise(session, caller, asset_id)
     return service.asset_dict(asset, runtime.blobs)
+
+
+@router.delete("/v1/assets/{asset_id}", tags=["Media"], status_code=204, response_class=Response,
+               summary="Delete one of your files (and its thumbnails)")
+async def delete_asset(asset_id: str, session: SessionDep, runtime: RuntimeDep, caller: NativeCaller) -> Response:
+    await service.delete_asset(session, runtime.blobs, caller, asset_id)
+    return Response(status_code=204)

@@ -36,6 +36,7 @@ log = logging.getLogger("genloom.media")
 KeyFn = Callable[[str, str], str]
 ASSET_KINDS = frozenset({"original", "image", "thumb", "audio", "video", "analysis"})
 _PENDING = "genloom.media.pending"  # session.info: blobs whose rows are not committed yet
+_DOOMED = "genloom.media.doomed"  # session.info: blobs to delete once their rows' deletion commits
 _HOOKED = "genloom.media.hooked"
 _cleanups: set[asyncio.Task[None]] = set()
 
@@ -116,33 +117,51 @@ async def add_assets(session: AsyncSession, pending: Sequence[PendingAsset]) -> 
     return rows
 
 
-def _on_rollback(sync_session: Any) -> None:
-    pending: list[tuple[BlobStore, PendingAsset]] = sync_session.info.pop(_PENDING, [])
-    if not pending:
+def _schedule(pairs: list[tuple[BlobStore, str]]) -> None:
+    if not pairs:
         return
     # Session events are synchronous; the deletes run as a task on the session's own event loop.
-    task = asyncio.get_running_loop().create_task(_discard_pairs(pending))
+    task = asyncio.get_running_loop().create_task(_delete_keys(pairs))
     _cleanups.add(task)
     task.add_done_callback(_cleanups.discard)
 
 
-async def _discard_pairs(pending: list[tuple[BlobStore, PendingAsset]]) -> None:
-    for blobs, item in pending:
-        await discard(blobs, [item])
+async def _delete_keys(pairs: list[tuple[BlobStore, str]]) -> None:
+    for blobs, key in pairs:
+        try:
+            await blobs.delete(key)
+        except Exception:  # noqa: BLE001 - a leftover file is logged, never raised into the caller
+            log.warning("media.delete_failed key=%s", key, exc_info=True)
 
 
-def _forget_on_commit(sync_session: Any) -> None:
+def _on_commit(sync_session: Any) -> None:
     sync_session.info.pop(_PENDING, None)
+    _schedule(sync_session.info.pop(_DOOMED, []))
+
+
+def _on_rollback(sync_session: Any) -> None:
+    sync_session.info.pop(_DOOMED, None)
+    _schedule(sync_session.info.pop(_PENDING, []))
+
+
+def _hook(session: AsyncSession) -> dict[str, Any]:
+    sync = session.sync_session
+    if not sync.info.get(_HOOKED):
+        sync.info[_HOOKED] = True
+        event.listen(sync, "after_commit", _on_commit)
+        event.listen(sync, "after_rollback", _on_rollback)
+    info: dict[str, Any] = sync.info
+    return info
 
 
 def track_until_commit(session: AsyncSession, blobs: BlobStore, pending: Sequence[PendingAsset]) -> None:
     """Delete these blobs if ``session``'s transaction rolls back later (the caller commits, not the service)."""
-    sync = session.sync_session
-    sync.info.setdefault(_PENDING, []).extend((blobs, item) for item in pending)
-    if not sync.info.get(_HOOKED):
-        sync.info[_HOOKED] = True
-        event.listen(sync, "after_commit", _forget_on_commit)
-        event.listen(sync, "after_rollback", _on_rollback)
+    _hook(session).setdefault(_PENDING, []).extend((blobs, item.key) for item in pending)
+
+
+def delete_after_commit(session: AsyncSession, blobs: BlobStore, keys: Sequence[str]) -> None:
+    """Delete these blobs once ``session`` commits (a rollback keeps them: their rows are back)."""
+    _hook(session).setdefault(_DOOMED, []).extend((blobs, key) for key in keys)
 
 
 async def wait_for_cleanups() -> None:
@@ -242,6 +261,22 @@ async def get_asset_or_raise(session: AsyncSession, principal: Principal, asset_
     if asset is None:
         raise AssetNotFound(field="asset_id")
     return asset
+
+
+async def delete_asset(session: AsyncSession, blobs: BlobStore, principal: Principal, asset_id: str) -> list[str]:
+    """Delete the caller's asset and the thumbnails made from it; the files go once the transaction commits.
+
+    Returns the ids deleted."""
+    asset = await get_asset_or_raise(session, principal, asset_id)
+    thumbs = list((await session.execute(
+        select(Asset).where(Asset.derived_from == asset.id, Asset.kind == "thumb", Asset.owner_id == asset.owner_id)
+    )).scalars())
+    doomed = [*thumbs, asset]
+    for row in doomed:
+        await session.delete(row)
+    await session.flush()
+    delete_after_commit(session, blobs, [row.key for row in doomed])
+    return [row.id for row in doomed]
 
 
 def encode_cursor(asset_id: str) -> str:

@@ -118,6 +118,10 @@ async def _fingerprint(session: AsyncSession, principal: Principal) -> tuple[Any
     return (int(row[0]), row[1], int(row[2]))
 
 
+def _tokenize_many(items: list[tuple[str, int, str]]) -> list[tuple[str, int, list[str]]]:
+    return [(node_id, version, tokenize(content)) for node_id, version, content in items]
+
+
 async def _tokens_for(session: AsyncSession, index: KeywordIndex, rows: list[tuple[str, int]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     missing: list[str] = []
@@ -132,7 +136,7 @@ async def _tokens_for(session: AsyncSession, index: KeywordIndex, rows: list[tup
         found = (await session.execute(select(MindNode.id, MindNode.version, MindNode.content)
                                        .where(MindNode.id.in_(chunk)))).all()
         texts = [(r.id, r.version, r.content) for r in found]
-        tokenised = await asyncio.to_thread(lambda items=texts: [(i, v, tokenize(c)) for i, v, c in items])
+        tokenised = await asyncio.to_thread(_tokenize_many, texts)
         for node_id, version, terms in tokenised:
             index.remember(node_id, version, terms)
             out[node_id] = terms

@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse, Response
 
 from genloom.cinemind.envelope import Envelope, error_example, ok
-from genloom.deps import CallerDep, RuntimeDep, SessionDep
+from genloom.core.principal import Principal
+from genloom.deps import RuntimeDep, SessionDep
+from genloom.identity.deps import caller as caller_dependency
 from genloom.nodes import keywords as keywords_service
 from genloom.nodes import service as nodes_service
 from genloom.nodes.models import MindNode
@@ -29,10 +31,10 @@ from genloom.nodes.schemas import (
 )
 
 router = APIRouter(prefix="/nodes", tags=["Nodes"])
-Caller = CallerDep("cinemind")
+Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
 
-_NOT_FOUND = {404: error_example(404, "node 0193a1b2-… not found", "node_not_found", "id")}
-_BAD = {400: error_example(400, "content: String should have at least 1 character", "validation_error", "content")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_example(404, "node 0193a1b2-… not found", "node_not_found", "id")}
+_BAD: dict[int | str, dict[str, Any]] = {400: error_example(400, "content: String should have at least 1 character", "validation_error", "content")}
 
 
 def _node_response(node: MindNode, *, status: int = 200) -> JSONResponse:
@@ -120,7 +122,7 @@ async def restore_node(node_id: str, session: SessionDep, caller: Caller) -> Res
                 "over the node with IDF from all live nodes.",
 )
 async def node_keywords(
-    node_id: str, request: Request, session: SessionDep, runtime: RuntimeDep, caller: Caller,
+    node_id: str, session: SessionDep, runtime: RuntimeDep, caller: Caller,
     top: Annotated[int, Query(ge=1, le=keywords_service.MAX_TOP)] = 10,
 ) -> Response:
     node = await nodes_service.get_node_or_raise(session, caller, node_id)

@@ -25,7 +25,7 @@ class NodeSort(StrEnum):
     created_asc = "createdAt"
 
 
-_EXAMPLE_NODE = {
+_EXAMPLE_NODE: dict[str, Any] = {
     "id": "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b",
     "content": "雨夜的霓虹街道，一位撑伞的少女",
     "status": "active",
@@ -79,7 +79,7 @@ class NodeUpdate(_Camel):
 class NodeRead(_Camel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, from_attributes=True,
-        json_schema_extra={"examples": [_EXAMPLE_NODE]},
+        json_schema_extra={"examples": [dict(_EXAMPLE_NODE)]},
     )
 
     id: str

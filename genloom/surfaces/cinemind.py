@@ -19,12 +19,14 @@ from genloom.cinemind.envelope import Envelope, envelope_example, error_example,
 from genloom.cinemind.negotiation import wants_image
 from genloom.core.errors import GenloomError, Unavailable
 from genloom.core.http import path_startswith
-from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep
+from genloom.core.principal import Principal
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
+from genloom.identity.deps import caller as caller_dependency
 from genloom.runtime import Runtime
 from genloom.storage.errors import BlobNotFound
 
 router = APIRouter()
-Caller = CallerDep("cinemind")
+Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
 IMMUTABLE = "private, max-age=31536000, immutable"  # a graph id's bytes never change
 
 _TASK_ID = "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"
@@ -63,16 +65,17 @@ _BAD_BRIEF = error_example(400, "比例 must look like \"16:9\"", "invalid_input
 # --- tasks ------------------------------------------------------------------------------------------------
 
 
-async def _generate(body: Any, session: Any, runtime: Runtime, caller: Any, idempotency_key: str | None) -> Response:
+async def _generate(body: Any, session: Any, runtime: Runtime, caller: Principal,
+                    idempotency_key: str | None) -> Response:
     accepted = await cinemind_service.create_task_flow(session, runtime, caller, body, idempotency_key=idempotency_key)
     return ok(accepted, status=202, headers={"Location": f"/tasks/{accepted['taskId']}"})
 
 
-_GENERATE = {"status_code": 202, "response_model": Envelope[dict[str, Any]],
-             "responses": {202: _json(_ACCEPTED), 400: _BAD_BRIEF}}
+_GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {202: _json(_ACCEPTED), 400: _BAD_BRIEF}
 
 
-@router.post("/tasks/generate", tags=["Tasks"], summary="Queue an image generation from a Chinese-key brief", **_GENERATE)
+@router.post("/tasks/generate", tags=["Tasks"], summary="Queue an image generation from a Chinese-key brief",
+             status_code=202, response_model=Envelope[dict[str, Any]], responses=_GENERATE_RESPONSES)
 async def generate_task(
     session: SessionDep, runtime: RuntimeDep, caller: Caller,
     body: Annotated[dict[str, Any], Body(openapi_examples=BRIEF_EXAMPLES)],
@@ -81,7 +84,8 @@ async def generate_task(
     return await _generate(body, session, runtime, caller, idempotency_key)
 
 
-@router.post("/generate", tags=["Tasks"], summary="Alias of POST /tasks/generate (frontend compatibility)", **_GENERATE)
+@router.post("/generate", tags=["Tasks"], summary="Alias of POST /tasks/generate (frontend compatibility)",
+             status_code=202, response_model=Envelope[dict[str, Any]], responses=_GENERATE_RESPONSES)
 async def generate_alias(
     session: SessionDep, runtime: RuntimeDep, caller: Caller,
     body: Annotated[dict[str, Any], Body(openapi_examples=BRIEF_EXAMPLES)],

@@ -60,3 +60,23 @@ async def take(sub: Subscription, n: int, timeout: float = 10.0) -> list[dict[st
 
     await asyncio.wait_for(_collect(), timeout)
     return out
+
+
+async def caught_up(runtime: Runtime, hub: Hub, timeout: float = 10.0) -> int:
+    """Wait until the hub has delivered every event stored so far and taken in every wake-up; returns that id."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from genloom.jobs.models import JobEvent
+
+    async with runtime.db.reader.connect() as conn:
+        newest = int((await conn.execute(select(func.max(JobEvent.id)))).scalar() or 0)
+    runtime.signals.wake_local(events=True)
+
+    async def _wait() -> None:
+        while hub.delivered_id < newest or hub.caught_up_seq != runtime.signals.events_seq:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(_wait(), timeout)
+    return newest

@@ -199,6 +199,24 @@ class TestAssetsApi:
         rest = (await client.get("/v1/assets", params={"job_id": "job-1", "cursor": by_job["next_cursor"]})).json()
         assert {by_job["items"][0]["id"], rest["items"][0]["id"]} == {mine.id, thumb.id}
 
+    async def test_delete(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        async with runtime.db.session() as session:
+            mine, thumb = await service.store_image_with_thumbnail(
+                session, runtime.blobs, owner_id=PUBLIC_OWNER, data=png(400, 400), key="d/mine.png",
+                thumb_key="d/mine_thumb.jpg",
+            )
+            theirs = await service.store_asset(session, runtime.blobs, owner_id="someone-else", data=png(),
+                                               kind="image", key="d/theirs.png")
+        forbidden = await client.delete(f"/v1/assets/{theirs.id}")
+        assert forbidden.status_code == 404 and forbidden.json()["code"] == "asset_not_found"
+        deleted = await client.delete(f"/v1/assets/{mine.id}")
+        assert deleted.status_code == 204
+        await service.wait_for_cleanups()
+        assert [s.key for s in await runtime.blobs.list("d/")] == ["d/theirs.png"]
+        assert (await client.get(f"/v1/assets/{mine.id}")).status_code == 404
+        assert (await client.get(f"/v1/assets/{thumb.id}")).status_code == 404
+        assert (await client.delete(f"/v1/assets/{mine.id}")).status_code == 404
+
     async def test_bad_queries(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/v1/assets", params={"kind": "bogus"})).json()["code"] == "invalid_input"
         assert (await client.get("/v1/assets", params={"cursor": "!!!"})).status_code == 400
@@ -233,3 +251,37 @@ async def test_s3_media_redirects_to_presigned_url(s3_runtime: Runtime) -> None:
     async with httpx.AsyncClient() as http:
         fetched = await http.get(response.headers["location"])
         assert fetched.status_code == 200 and fetched.content == b"from the bucket"
+
+
+class TestOverRealHttp:
+    async def test_ranges_and_conditional_over_a_socket(self, live_server, runtime: Runtime) -> None:
+        url = await _stored(runtime, "blobs/live.bin", DATA)
+        async with live_server() as base, httpx.AsyncClient(base_url=base) as http:
+            whole = await http.get(url)
+            assert whole.status_code == 200 and whole.content == DATA
+            part = await http.get(url, headers={"Range": "bytes=65530-65545"})
+            assert part.status_code == 206 and part.content == DATA[65530:65546]
+            assert (await http.get(url, headers={"If-None-Match": whole.headers["etag"]})).status_code == 304
+
+    @pytest.mark.parametrize(
+        "target",
+        ["/media/../../etc/passwd", "/media/blobs/../../../secret.txt", "/media/%2e%2e/secret.txt",
+         "/media/..%5csecret.txt", "/media//etc/passwd"],
+    )
+    async def test_raw_traversal_requests(self, live_server, runtime: Runtime, target: str) -> None:
+        """Raw request lines, so no client normalises the path before the server sees it."""
+        import asyncio
+
+        assert isinstance(runtime.blobs, LocalBlobStore)
+        (runtime.blobs.root.parent / "secret.txt").write_bytes(b"TOP SECRET")
+        async with live_server() as base:
+            host, port = base.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            request = f"GET {target}?exp=9999999999&sig={'0' * 64} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            writer.write(request.encode())
+            await writer.drain()
+            raw = await reader.read()
+            writer.close()
+        status = int(raw.split(b" ", 2)[1])
+        assert status in (400, 403, 404)
+        assert b"TOP SECRET" not in raw

@@ -123,3 +123,22 @@ async def test_rollback_after_store_deletes_the_files(runtime: Runtime) -> None:
         await service.store_asset(session, runtime.blobs, owner_id="u1", data=b"keep", kind="original", key="rb/k.bin")
     await service.wait_for_cleanups()
     assert await runtime.blobs.get("rb/k.bin") == b"keep"
+
+
+async def test_delete_keeps_files_when_the_transaction_rolls_back(runtime: Runtime) -> None:
+    me = Principal(owner_id="u1", kind="user")
+    async with runtime.db.session() as session:
+        asset = await service.store_asset(session, runtime.blobs, owner_id="u1", data=b"data", kind="original",
+                                          key="del/a.bin")
+    with pytest.raises(RuntimeError):
+        async with runtime.db.session() as session:
+            assert await service.delete_asset(session, runtime.blobs, me, asset.id) == [asset.id]
+            raise RuntimeError("the request failed after the delete")
+    await service.wait_for_cleanups()
+    assert await runtime.blobs.get("del/a.bin") == b"data"
+    assert await _count(runtime) == 1
+    async with runtime.db.session() as session:
+        await service.delete_asset(session, runtime.blobs, me, asset.id)
+    await service.wait_for_cleanups()
+    assert await runtime.blobs.stat("del/a.bin") is None
+    assert await _count(runtime) == 0

@@ -38,3 +38,14 @@ async def stored_images(runtime: Runtime, job: dict[str, Any]) -> list[bytes]:
             asset = await media_service.get_asset_or_raise(s, ANONYMOUS, image["asset_id"])
             out.append(await runtime.blobs.get(asset.key))
     return out
+
+
+async def wait_for_request(state: Any, method: str, path: str, timeout: float = 20.0) -> None:
+    """Wait until a fake has seen a request (the fake's log is filled from its own thread)."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.02)):
+        if state.seen(method, path):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the fake never saw {method} {path}")

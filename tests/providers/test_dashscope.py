@@ -21,6 +21,7 @@ from genloom.providers.base import (
 from genloom.providers.factory import build_providers
 from tests.fakes.dashscope import render_png
 from tests.providers.conftest import DASHSCOPE_KEY, Fake
+from tests.providers.jobs_helpers import wait_for_request
 
 
 def providers_for(provider_settings: Callable[..., Settings], fake: Fake, **kw: Any) -> Providers:
@@ -129,8 +130,7 @@ async def test_wan_task_failed_carries_the_reason(ds: Providers, dashscope: Fake
 async def test_wan_cancel_while_pending(ds: Providers, dashscope: Fake) -> None:
     dashscope.state.pending_seconds = 60
     job = asyncio.create_task(ds.image.generate(ImageRequest(prompt="p", model="wan2.2-t2i-flash")))
-    while not dashscope.state.seen("GET", "/api/v1/tasks/"):
-        await asyncio.sleep(0.02)
+    await wait_for_request(dashscope.state, "GET", "/api/v1/tasks/")
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job

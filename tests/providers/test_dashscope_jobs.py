@@ -16,7 +16,7 @@ from genloom.storage.mime import sniff_mime
 from tests.conftest import drain
 from tests.fakes.dashscope import render_png
 from tests.providers.conftest import DASHSCOPE_KEY, Fake
-from tests.providers.jobs_helpers import create, event_types, get, stored_images
+from tests.providers.jobs_helpers import create, event_types, get, stored_images, wait_for_request
 
 
 def ds_settings(fake: Fake, **kw: Any) -> dict[str, Any]:
@@ -130,8 +130,7 @@ async def test_cancel_reaches_the_wan_task(open_runtime: Callable[..., Any], das
     async with open_runtime(**ds_settings(dashscope, image_provider="wan")) as rt:
         job_id = await create(rt, prompt="p", width=768, height=768)
         worker = asyncio.create_task(drain(rt))
-        while not dashscope.state.seen("GET", "/api/v1/tasks/"):
-            await asyncio.sleep(0.02)
+        await wait_for_request(dashscope.state, "GET", "/api/v1/tasks/")
         async with rt.db.session() as s:
             await service.cancel_job(s, rt, ANONYMOUS, job_id)
         await asyncio.wait_for(worker, 30)
@@ -143,7 +142,9 @@ async def test_cancel_reaches_the_wan_task(open_runtime: Callable[..., Any], das
 
 async def test_job_logs_hold_no_key_and_no_prompt(open_runtime: Callable[..., Any], dashscope: Fake,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
+    # everything at INFO (the database driver's DEBUG lines echo SQL parameters by design), genloom at DEBUG
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="genloom")
     async with open_runtime(**ds_settings(dashscope, image_provider="wan")) as rt:
         dashscope.state.fail(429, retry_after=0, path="/image-synthesis")
         job_id = await create(rt, prompt="secret family recipe for zongzi", width=768, height=768)

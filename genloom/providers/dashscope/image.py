@@ -55,8 +55,8 @@ class DashScopeImage:
                                           "prompt_extend": bool(request.extra.get("prompt_extend", False))}
             if seed is not None:
                 parameters["seed"] = seed
-            if request.negative_prompt:
-                parameters["negative_prompt"] = request.negative_prompt
+            # No negative prompt: the documented Z-Image parameters are size, seed and prompt_extend only (the
+            # distilled model runs without classifier-free guidance, so a negative prompt would have no effect).
             body = {"model": model,
                     "input": {"messages": [{"role": "user", "content": [{"text": request.prompt}]}]},
                     "parameters": parameters}

@@ -1,0 +1,52 @@
+"""``GET /v1/providers``: which provider serves each capability, and each remote provider's health (circuit
+breaker state, calls in flight). Nothing secret is shown: no keys, no URLs, error codes only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from genloom.deps import CallerDep, RuntimeDep
+
+router = APIRouter()
+if TYPE_CHECKING:
+    from genloom.core.principal import Principal as NativeCaller
+else:
+    NativeCaller = CallerDep("native")
+
+CAPABILITIES = ("text", "image", "video", "asr", "vision")
+
+
+class CapabilityRead(BaseModel):
+    provider: str
+    model: str | None = None
+    circuit: str | None = None
+
+
+class ProvidersRead(BaseModel):
+    capabilities: dict[str, CapabilityRead]
+    #: provider name -> guard status: breaker {state, consecutive_failures, opened_count, retry_in_seconds,
+    #: last_error}, concurrency, in_flight, calls, failures
+    health: dict[str, dict[str, Any]]
+
+
+@router.get("/v1/providers", response_model=ProvidersRead, tags=["System"], summary="Providers and their health")
+async def list_providers(runtime: RuntimeDep, caller: NativeCaller) -> ProvidersRead:
+    providers = runtime.providers
+    health: dict[str, dict[str, Any]] = {}
+    for name, item in providers.health.items():
+        status = getattr(item, "status", None)
+        if callable(status):
+            health[name] = status()
+    capabilities: dict[str, CapabilityRead] = {}
+    for capability in CAPABILITIES:
+        provider = getattr(providers, capability, None)
+        if provider is None:
+            continue
+        name = str(getattr(provider, "name", "unknown"))
+        breaker = health.get(name, {}).get("breaker", {})
+        capabilities[capability] = CapabilityRead(provider=name, model=getattr(provider, "model", None),
+                                                  circuit=breaker.get("state"))
+    return ProvidersRead(capabilities=capabilities, health=health)
