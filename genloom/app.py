@@ -47,6 +47,11 @@ OPENAPI_TAGS = [
     {"name": "Auth", "description": "Register, sign in (JWT access + rotating refresh tokens), refresh, sign out."},
     {"name": "Users", "description": "Your account and preferences; user management for administrators."},
     {"name": "Ratings", "description": "Rate finished subtasks 1-5 (seed 002 tasks)."},
+    {"name": "Nodes", "description": "cineMind mind-map nodes: ETag / If-Match locking, soft delete, keywords."},
+    {"name": "Tasks", "description": "cineMind generation tasks from Chinese-key briefs (202 + polling)."},
+    {"name": "Results", "description": "cineMind generated images: bytes or metadata by Accept; image nodes."},
+    {"name": "WebSocket", "description": "WS /ws/tasks (cineMind task messages, resume with ?after=) and WS /v1/ws; "
+                                         "listed in docs/cinemind.md and the Postman collection."},
 ]
 
 

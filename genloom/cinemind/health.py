@@ -42,7 +42,7 @@ def _providers(runtime: Runtime) -> dict[str, Any]:
         if provider is None:
             continue
         entry: dict[str, Any] = {"provider": provider.name}
-        guard = providers.health.get(provider.name)
+        guard = providers.health.get(f"{capability}:{provider.name}") or providers.health.get(provider.name)
         status = getattr(guard, "status", None)
         if callable(status):
             breaker = status().get("breaker", {})

@@ -1,14 +1,14 @@
 """``WS /ws/tasks``: live cineMind task messages, resumable by event id.
 
 Messages are ``{"type": "queued|running|completed|failed|heartbeat", "taskId", "progress", "data", "eventId"}``,
-translated from the queue's ``job_events`` log (only ``cinemind.generate`` jobs the caller owns). A client sends
-``{"subscribe": [taskIds]}`` to narrow the stream (``{"unsubscribe": […]}`` widens it again; an empty
-subscription means every task) and reconnects with ``?after=<last eventId>`` to receive everything it missed.
-A heartbeat goes out every ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence.
+translated from the queue's job events (only ``cinemind.generate`` jobs the caller may read). A client sends
+``{"subscribe": [taskIds]}`` to narrow the stream (``{"unsubscribe": […]}`` widens it again; no subscription
+means every task), and reconnects with ``?after=<last eventId>`` to receive everything it missed. A heartbeat
+goes out after ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence.
 
-The log is tailed by id, woken by the process's event signals (PostgreSQL NOTIFY / Redis / in-process) with a
-polling fallback. On PostgreSQL ids are assigned before commit, so a slow transaction can commit an id lower
-than one already sent: each read looks back a window of ids and skips those already delivered.
+Events come from the process's event hub (:mod:`genloom.jobs.hub`), which delivers them in id order with no gap
+and replays from the log for ``after``; this module only filters and translates. Which jobs are cineMind tasks
+is looked up once per job and cached for the process.
 """
 
 from __future__ import annotations
@@ -17,25 +17,26 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from genloom.cinemind import pipeline
 from genloom.cinemind.service import STATUS_WORDS, task_result
 from genloom.core.db import utc_now
-from genloom.core.principal import Principal, scoped
-from genloom.jobs.models import Job, JobEvent
+from genloom.core.principal import Principal
+from genloom.jobs.models import Job
 from genloom.runtime import Runtime
 
 log = logging.getLogger("genloom.cinemind.ws")
 
-BATCH = 200
-LOOKBACK_IDS = 100  # PostgreSQL only: ids below the high-water mark still re-read (late commits)
 MAX_SUBSCRIPTIONS = 1000
-
+KIND_CACHE_SIZE = 100_000  # job id -> "is a cineMind task", per process
 RUNNING_TYPES = {"started", "phase", "progress"}
+CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?after=<last eventId>
+CLOSE_UNAVAILABLE = 1011
 
 
 def message_for(runtime: Runtime, event_id: int, job_id: str, type_: str, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -58,29 +59,80 @@ def message_for(runtime: Runtime, event_id: int, job_id: str, type_: str, data: 
     return {"type": kind, "taskId": job_id, "progress": progress, "data": body, "eventId": event_id}
 
 
-class TaskStream:
-    """One connection's cursor over the event log."""
+def _message(type_: str, data: dict[str, Any], task_id: str | None = None) -> dict[str, Any]:
+    return {"type": type_, "taskId": task_id, "progress": None, "data": data}
 
-    def __init__(self, runtime: Runtime, principal: Principal, after: int | None) -> None:
+
+async def is_task(runtime: Runtime, job_id: str) -> bool:
+    """Whether ``job_id`` is a ``cinemind.generate`` job (cached; a job's kind never changes)."""
+    cache: OrderedDict[str, bool] | None = runtime.extras.get("cinemind.kinds")
+    if cache is None:
+        cache = runtime.extras["cinemind.kinds"] = OrderedDict()
+    hit = cache.get(job_id)
+    if hit is not None:
+        cache.move_to_end(job_id)
+        return hit
+    async with runtime.db.reader.connect() as conn:
+        kind = (await conn.execute(select(Job.kind).where(Job.id == job_id))).scalar_one_or_none()
+    found = kind == pipeline.KIND
+    if kind is not None:  # unknown ids are not cached: the row may not be visible yet
+        cache[job_id] = found
+        while len(cache) > KIND_CACHE_SIZE:
+            cache.popitem(last=False)
+    return found
+
+
+class Control:
+    """One connection's subscription set, changed by client messages."""
+
+    def __init__(self, runtime: Runtime, principal: Principal) -> None:
         self.runtime = runtime
         self.principal = principal
-        self.last = after
-        self.sent: set[int] = set()
         self.subscribed: set[str] = set()
         #: newly subscribed task ids whose current state is sent once (they may have finished already)
         self.fresh: list[str] = []
 
+    def wants(self, job_id: str) -> bool:
+        return not self.subscribed or job_id in self.subscribed
+
+    def handle(self, raw: str) -> dict[str, Any]:
+        """Apply a client message; returns the reply to send (an acknowledgement or an error)."""
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            return _message("error", {"message": "messages must be JSON", "code": "invalid_message"})
+        if not isinstance(msg, dict):
+            return _message("error", {"message": "messages must be JSON objects", "code": "invalid_message"})
+        if msg.get("type") == "ping":
+            return _message("pong", {})
+        for key, add in (("subscribe", True), ("unsubscribe", False)):
+            ids = msg.get(key)
+            if ids is None:
+                continue
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                return _message("error", {"message": f"{key} must be a list of task ids", "field": key,
+                                          "code": "invalid_message"})
+            if add:
+                self.fresh.extend(i for i in ids if i not in self.subscribed)
+                self.subscribed.update(ids)
+            else:
+                self.subscribed.difference_update(ids)
+            if len(self.subscribed) > MAX_SUBSCRIPTIONS:
+                return _message("error", {"message": f"at most {MAX_SUBSCRIPTIONS} subscriptions", "field": key,
+                                          "code": "too_many_subscriptions"})
+        return _message("subscribed", {"taskIds": sorted(self.subscribed)})
+
     async def snapshots(self) -> list[dict[str, Any]]:
+        """The current state of each newly subscribed task (``eventId`` null: not part of the event stream)."""
         from genloom.cinemind.errors import TaskNotFound
         from genloom.cinemind.service import get_task
 
         out = []
-        for task_id in self.fresh[:MAX_SUBSCRIPTIONS]:
+        for task_id in self.fresh:
             try:
                 task = await get_task(self.runtime, self.principal, task_id)
             except TaskNotFound:
-                out.append({"type": "error", "taskId": task_id, "progress": None,
-                            "data": {"message": "task not found", "code": "task_not_found"}})
+                out.append(_message("error", {"message": "task not found", "code": "task_not_found"}, task_id))
                 continue
             data: dict[str, Any] = {"status": task["status"], "phase": task["phase"], "snapshot": True}
             if task["status"] == "completed":
@@ -92,76 +144,17 @@ class TaskStream:
         self.fresh = []
         return out
 
-    async def start_position(self) -> None:
-        if self.last is None:  # a fresh client gets what happens from now on
-            async with self.runtime.db.reader.connect() as conn:
-                self.last = int((await conn.execute(select(func.coalesce(func.max(JobEvent.id), 0)))).scalar_one())
-
-    async def fetch(self) -> list[dict[str, Any]]:
-        assert self.last is not None
-        low = self.last - LOOKBACK_IDS if not self.runtime.db.is_sqlite else self.last
-        stmt = (
-            select(JobEvent.id, JobEvent.job_id, JobEvent.type, JobEvent.data)
-            .join(Job, Job.id == JobEvent.job_id)
-            .where(JobEvent.id > max(low, 0), Job.kind == pipeline.KIND)
-            .order_by(JobEvent.id)
-            .limit(BATCH + LOOKBACK_IDS)
-        )
-        stmt = scoped(stmt, JobEvent.owner_id, self.principal, "jobs")
-        if self.subscribed:
-            stmt = stmt.where(JobEvent.job_id.in_(sorted(self.subscribed)))
-        async with self.runtime.db.reader.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        out: list[dict[str, Any]] = []
-        for row in rows:
-            if row.id in self.sent:
-                continue
-            self.sent.add(row.id)
-            self.last = max(self.last, row.id)
-            message = message_for(self.runtime, row.id, row.job_id, row.type, row.data or {})
-            if message is not None:
-                out.append(message)
-        floor = self.last - LOOKBACK_IDS
-        self.sent = {i for i in self.sent if i > floor}
-        return out
-
-    def handle_control(self, raw: str) -> dict[str, Any] | None:
-        """Apply a client message; returns an acknowledgement (or an error message) to send back."""
-        try:
-            msg = json.loads(raw)
-        except ValueError:
-            return {"type": "error", "taskId": None, "progress": None, "data": {"message": "messages must be JSON"}}
-        if not isinstance(msg, dict):
-            return {"type": "error", "taskId": None, "progress": None, "data": {"message": "messages must be objects"}}
-        for key, add in (("subscribe", True), ("unsubscribe", False)):
-            ids = msg.get(key)
-            if ids is None:
-                continue
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                return {"type": "error", "taskId": None, "progress": None,
-                        "data": {"message": f"{key} must be a list of task ids", "field": key}}
-            if add:
-                self.fresh.extend(i for i in ids if i not in self.subscribed)
-                self.subscribed.update(ids)
-            else:
-                self.subscribed.difference_update(ids)
-            if len(self.subscribed) > MAX_SUBSCRIPTIONS:
-                self.subscribed = set(sorted(self.subscribed)[:MAX_SUBSCRIPTIONS])
-        if msg.get("type") == "ping":
-            return {"type": "pong", "taskId": None, "progress": None, "data": {}}
-        return {"type": "subscribed", "taskId": None, "progress": None,
-                "data": {"taskIds": sorted(self.subscribed)}}
-
 
 async def serve(websocket: WebSocket, runtime: Runtime, principal: Principal, after: int | None) -> None:
     """Run one ``/ws/tasks`` connection until the client leaves."""
+    from genloom.jobs.hub import Hub, SubscriberOverflow, with_heartbeats
+
+    hub: Hub | None = runtime.extras.get("hub")
     await websocket.accept()
-    stream = TaskStream(runtime, principal, after)
-    await stream.start_position()
-    heartbeat = runtime.settings.heartbeat_seconds
-    poll = max(0.05, runtime.settings.event_poll_seconds)
-    signals = runtime.signals
-    wake = asyncio.Event()
+    if hub is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "the event hub is not running in this process")
+        return
+    control = Control(runtime, principal)
     send_lock = asyncio.Lock()  # the reader and the pump both send; one frame at a time
 
     async def send(message: dict[str, Any]) -> None:
@@ -170,41 +163,39 @@ async def serve(websocket: WebSocket, runtime: Runtime, principal: Principal, af
 
     async def reader() -> None:
         while True:
-            raw = await websocket.receive_text()
-            reply = stream.handle_control(raw)
-            if reply is not None:
-                await send(reply)
-            for snapshot in await stream.snapshots():
+            await send(control.handle(await websocket.receive_text()))
+            for snapshot in await control.snapshots():
                 await send(snapshot)
-            wake.set()
 
+    sub = hub.subscribe(principal, job_ids=None, after=after)
     reader_task = asyncio.create_task(reader())
-    loop = asyncio.get_running_loop()
-    last_sent = loop.time()
-    seen = signals.events_seq
-    try:
-        while not reader_task.done():
-            for message in await stream.fetch():
+
+    async def pump() -> None:
+        async for event in with_heartbeats(sub, runtime.settings.heartbeat_seconds):
+            if event is None:
+                await send(_message("heartbeat", {"time": utc_now().isoformat().replace("+00:00", "Z"),
+                                                  "lastEventId": sub.last_id}))
+                continue
+            job_id = event["job_id"]
+            if not control.wants(job_id) or not await is_task(runtime, job_id):
+                continue
+            message = message_for(runtime, event["id"], job_id, event["type"], event.get("data") or {})
+            if message is not None:
                 await send(message)
-                last_sent = loop.time()
-            if loop.time() - last_sent >= heartbeat:
-                await send({"type": "heartbeat", "taskId": None, "progress": None,
-                                           "data": {"time": utc_now().isoformat().replace("+00:00", "Z"),
-                                                    "lastEventId": stream.last}})
-                last_sent = loop.time()
-            timeout = min(poll * 4, max(0.01, heartbeat - (loop.time() - last_sent)))
-            waiter = asyncio.create_task(signals.wait_events_since(seen, timeout))
-            woken = asyncio.create_task(wake.wait())
-            done, pending = await asyncio.wait({waiter, woken, reader_task}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                if task is not reader_task:
-                    task.cancel()
-            if waiter in done:
-                seen = waiter.result()
-            wake.clear()
+
+    pump_task = asyncio.create_task(pump())
+    try:
+        done, _ = await asyncio.wait({reader_task, pump_task}, return_when=asyncio.FIRST_COMPLETED)
+        if pump_task in done and isinstance(pump_task.exception(), SubscriberOverflow):
+            with contextlib.suppress(Exception):
+                await send(_message("error", {"message": "too slow: reconnect with ?after=<lastEventId>",
+                                              "code": "overflow", "lastEventId": sub.last_id}))
+                await websocket.close(CLOSE_TRY_AGAIN)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        reader_task.cancel()
-        with contextlib.suppress(BaseException):
-            await reader_task
+        sub.close()
+        for task in (reader_task, pump_task):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

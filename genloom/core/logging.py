@@ -96,8 +96,15 @@ class RedactFilter(logging.Filter):
         return True
 
 
+#: attributes every LogRecord has; anything else on a record came from ``extra=`` and is emitted as a field
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "request_id",
+    "color_message",  # uvicorn's copy of the message with terminal colour codes
+}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, UTF-8 text kept as is (``ensure_ascii=False``)."""
+    """One JSON object per line, UTF-8 text kept as is (``ensure_ascii=False``); ``extra=`` fields included."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -107,6 +114,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", request_id_var.get()),
         }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and key not in payload and not key.startswith("_"):
+                payload[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -214,6 +224,8 @@ class RequestObserver(Protocol):
 
 
 access_log = logging.getLogger("genloom.http")
+#: paths whose successful requests are logged at DEBUG only
+QUIET_PATHS = frozenset({"/health", "/healthz", "/metrics"})
 
 
 def route_template(scope: Scope) -> str:
@@ -285,14 +297,16 @@ class RequestLogMiddleware:
     @staticmethod
     def _record(scope: Scope, kind: str, status: int, duration: float, request_id: str) -> None:
         method = scope.get("method", "WS") if kind == "http" else "WS"
-        if access_log.isEnabledFor(logging.INFO):
-            path = scope.get("path", "")
+        path = scope.get("path", "")
+        # Probes and scrapes arrive every few seconds from every load balancer: DEBUG unless they fail.
+        level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
+        if access_log.isEnabledFor(level):
             query = scope.get("query_string", b"")
             if query:
                 path = f"{path}?{redact_query(query.decode('latin-1'))}"
             event = "http.request" if kind == "http" else "ws.session"
-            access_log.info(
-                "%s method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
+            access_log.log(
+                level, "%s method=%s path=%s status=%d duration_ms=%.1f request_id=%s",
                 event, method, path, status, duration * 1000.0, request_id,
             )
         if kind == "http":

@@ -8,12 +8,13 @@ slow argon2 check must not run while a SQLite write lock is held.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.core.db import Database, utc_now
@@ -175,10 +176,26 @@ async def logout_flow(db: Database, *, refresh_token: str | None = None, user_id
 
 async def prune_refresh_tokens(session: AsyncSession, *, older_than: datetime) -> int:
     """Delete refresh tokens that expired before ``older_than`` (housekeeping)."""
-    from sqlalchemy import delete
-
     result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < older_than))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+PRUNE_INTERVAL_SECONDS = 3600.0
+#: expired tokens are kept this long, so a late reuse still reads "expired" rather than "invalid" in the logs
+PRUNE_AFTER = timedelta(days=1)
+
+
+async def prune_forever(db: Database) -> None:
+    """Prune expired refresh tokens every hour (every API process may run this; the DELETE is idempotent)."""
+    while True:
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+        try:
+            async with db.session() as s:
+                removed = await prune_refresh_tokens(s, older_than=utc_now() - PRUNE_AFTER)
+            if removed:
+                log.info("auth.pruned refresh_tokens=%d", removed)
+        except Exception:  # noqa: BLE001 - housekeeping must not die with one failed round
+            log.warning("auth.prune_failed", exc_info=True)
 
 
 async def principal_for_access(db: Database, settings: Settings, token: str) -> Principal:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.core.errors import GenloomError
 from genloom.core.principal import SYSTEM, Role
@@ -65,8 +66,8 @@ def create_user(ctx: click.Context, username: str, admin: bool, email: str | Non
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     roles = [Role.admin.value, Role.user.value] if admin else [Role.user.value]
 
-    async def go(session: object) -> str:
-        user = await service.create_user(session, SYSTEM, username=username, password=password,  # type: ignore[arg-type]
+    async def go(session: AsyncSession) -> str:
+        user = await service.create_user(session, SYSTEM, username=username, password=password,
                                          email=email, roles=roles, password_min_length=settings.password_min_length)
         return user.id
 
@@ -86,13 +87,13 @@ def init_users(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
 
-    async def go(session: object) -> str | None:
-        if await service.admin_exists(session):  # type: ignore[arg-type]
+    async def go(session: AsyncSession) -> str | None:
+        if await service.admin_exists(session):
             return None
         if not settings.admin_password:
             raise GenloomError("set GENLOOM_ADMIN_PASSWORD to create the first administrator",
                                code="admin_password_missing")
-        user = await service.ensure_admin(session, username=settings.admin_username,  # type: ignore[arg-type]
+        user = await service.ensure_admin(session, username=settings.admin_username,
                                           password=settings.admin_password, email=settings.admin_email or None,
                                           password_min_length=settings.password_min_length)
         return user.username if user else None

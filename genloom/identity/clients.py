@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ TOUCH_INTERVAL_SECONDS = 300.0
 #: the per-process memory of recently seen clients is dropped when it grows past this many entries
 SEEN_CACHE_MAX = 100_000
 
-clients_t = Client.__table__
+clients_t = cast(Table, Client.__table__)
 
 
 def check_client_id(value: str, *, field: str = "X-Client-Id") -> str:

@@ -103,6 +103,14 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None
 
 
+async def resolve_request(request: Request, surface: str) -> Principal:
+    """The caller of a request resolved without FastAPI's dependency solving (for the hottest routes)."""
+    runtime: Runtime = request.app.state.runtime
+    headers = request.headers
+    return await resolve(runtime, auth_mode(runtime.settings, surface), token=_bearer(headers.get("authorization")),
+                         client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"))
+
+
 def ws_caller(surface: str, *, require: AuthMode | None = None) -> Callable[[WebSocket], Awaitable[Principal]]:
     """The WebSocket variant. Browsers cannot set headers on a WebSocket, so the token may come as the
     ``token`` (or ``access_token``) query parameter and the client id as ``client_id`` (or ``clientId``);
@@ -130,3 +138,10 @@ optional_caller = caller("native", require=AuthMode.open)
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
 OptionalCaller = Annotated[Principal, Depends(optional_caller)]
+
+#: Typed aliases for route signatures (mypy accepts these as types, unlike a call's result).
+NativeCaller = Annotated[Principal, Depends(caller("native"))]
+StudioCaller = Annotated[Principal, Depends(caller("studio"))]
+CinemindCaller = Annotated[Principal, Depends(caller("cinemind"))]
+HuabanCaller = Annotated[Principal, Depends(caller("huaban"))]
+GenflowCaller = Annotated[Principal, Depends(caller("genflow"))]

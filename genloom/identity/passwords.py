@@ -6,14 +6,18 @@ Hashing takes tens of milliseconds of CPU on purpose, so it runs in a thread and
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id by default
 
-#: verified against for unknown usernames, so that "no such user" costs as much time as "wrong password"
-_DUMMY_HASH = _hasher.hash("genloom-dummy-password")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against for unknown usernames, so that "no such user" costs as much as "wrong password"."""
+    return _hasher.hash("genloom-dummy-password")
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -30,7 +34,7 @@ async def hash_password(password: str) -> str:
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; with no hash (unknown user) a dummy hash is checked and False returned."""
     if password_hash is None:
-        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
+        await asyncio.to_thread(lambda: _verify(_dummy_hash(), password))
         return False
     return await asyncio.to_thread(_verify, password_hash, password)
 

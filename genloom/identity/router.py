@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Annotated, Any
 
@@ -25,8 +27,27 @@ from genloom.identity.schemas import (
     UserRead,
     UserUpdateMe,
 )
+from genloom.runtime import Runtime
 
 router = APIRouter()
+_PRUNER = "identity.pruner"
+
+
+async def on_startup(runtime: Runtime) -> None:
+    runtime.extras[_PRUNER] = asyncio.create_task(auth.prune_forever(runtime.db), name="genloom-token-pruner")
+
+
+async def on_shutdown(runtime: Runtime) -> None:
+    task = runtime.extras.pop(_PRUNER, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _problem(status: int, code: str, message: str) -> dict[str, Any]:
+    body = {"code": code, "message": message, "status": status}
+    return {"description": message, "content": {"application/problem+json": {"example": body}}}
 
 _FORM_SCHEMA = {
     "type": "object",
@@ -93,6 +114,9 @@ async def register(
 
 @router.post(
     "/auth/login", response_model=TokenPair, tags=["Auth"], openapi_extra=_LOGIN_BODY,
+    responses={401: _problem(401, "invalid_credentials", "Wrong username or password."),
+               403: _problem(403, "account_disabled", "this account is disabled"),
+               429: _problem(429, "account_locked", "Too many failed sign-ins; try again later.")},
     summary="Sign in (JSON or the OAuth2 password form) and get an access and a refresh token",
 )
 async def login(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
@@ -102,6 +126,8 @@ async def login(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.post("/auth/refresh", response_model=TokenPair, tags=["Auth"],
+             responses={401: _problem(401, "refresh_token_reused", "This refresh token was already used; every token "
+                                                                   "of its sign-in has been revoked. Sign in again.")},
              summary="Trade a refresh token for a new pair (the old one stops working)")
 async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     return await auth.refresh_flow(runtime.db, runtime.settings, refresh_token=body.refresh_token,
@@ -165,7 +191,10 @@ async def update_user(
     return service.user_dict(user)
 
 
-@router.delete("/users/{user_id}", status_code=204, tags=["Users"], summary="Delete a user (administrators)")
+@router.delete("/users/{user_id}", status_code=204, tags=["Users"], summary="Delete a user (administrators)",
+               responses={404: _problem(404, "user_not_found", "User not found."),
+                          409: _problem(409, "last_admin", "The last active administrator cannot be removed, "
+                                                           "deactivated or demoted.")})
 async def delete_user(user_id: str, session: SessionDep, me: CurrentUser) -> Response:
     await service.delete_user(session, me, user_id)
     return Response(status_code=204)

@@ -66,8 +66,15 @@ class RegisterRequest(_Strict):
     password: str = Field(min_length=1, max_length=1024)
     email: str | None = Field(default=None, max_length=254)
 
-    _u = field_validator("username")(classmethod(lambda cls, v: check_username(v)))
-    _e = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return check_username(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
 
 
 class LoginRequest(_Strict):
@@ -83,7 +90,7 @@ class RefreshRequest(_Strict):
 
 
 class LogoutRequest(_Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"refresh_token": "0193…​.k3…"}})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"refresh_token": "0193a1b2-….k3…"}})
 
     refresh_token: str | None = Field(default=None, max_length=300)
     #: revoke every refresh token of the signed-in user and invalidate their access tokens
@@ -134,8 +141,15 @@ class UserUpdateMe(_Strict):
     old_password: str | None = Field(default=None, max_length=1024)
     preferences: dict[str, Any] | None = None
 
-    _e = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
-    _p = field_validator("preferences")(classmethod(lambda cls, v: check_preferences(v)))
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
+
+    @field_validator("preferences")
+    @classmethod
+    def _preferences(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_preferences(value)
 
 
 class UserCreate(_Strict):
@@ -147,9 +161,20 @@ class UserCreate(_Strict):
     roles: list[str] = Field(default_factory=lambda: ["user"])
     is_active: bool = True
 
-    _u = field_validator("username")(classmethod(lambda cls, v: check_username(v)))
-    _e = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
-    _r = field_validator("roles")(classmethod(lambda cls, v: check_roles(v)))
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return check_username(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        return check_roles(value)
 
 
 class UserAdminUpdate(_Strict):
@@ -161,5 +186,12 @@ class UserAdminUpdate(_Strict):
     password: str | None = Field(default=None, min_length=1, max_length=1024)
     unlock: bool = False
 
-    _e = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
-    _r = field_validator("roles")(classmethod(lambda cls, v: check_roles(v) if v is not None else v))
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str] | None) -> list[str] | None:
+        return check_roles(value) if value is not None else None

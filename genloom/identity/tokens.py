@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from genloom.core.ids import new_id, is_uuid
+from genloom.core.ids import is_uuid, new_id
 from genloom.core.settings import Settings
 from genloom.identity.errors import InvalidToken
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import TERMINAL, EventType, JobStatus
 
-jobs_t = Job.__table__
-events_t = JobEvent.__table__
+jobs_t = cast(Table, Job.__table__)
+events_t = cast(Table, JobEvent.__table__)
 
 
 async def child_counts(conn: Any, parent_ids: list[str]) -> dict[str, dict[str, int]]:

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
@@ -35,7 +35,10 @@ from genloom.runtime import Runtime
 log = logging.getLogger("genloom.events")
 
 router = APIRouter(prefix="/v1", tags=["Events"])
-NativeCaller = CallerDep("native")
+if TYPE_CHECKING:
+    NativeCaller = Principal
+else:
+    NativeCaller = CallerDep("native")
 HUB_KEY = "hub"
 MAX_WS_JOBS = 1000  # jobs one WebSocket may follow
 WS_TRY_AGAIN = 1013  # close code: dropped for being too slow; reconnect and resume
@@ -208,7 +211,8 @@ async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Su
             raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
         if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
             raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
-        readable, missing = [], []
+        readable: list[str] = []
+        missing: list[str] = []
         for job_id in jobs:
             row = await readmodel.get_job_row(runtime, job_id)
             (readable if row is not None and may_read(caller, row["owner_id"]) else missing).append(job_id)
@@ -261,13 +265,13 @@ async def _ws_writer(ws: WebSocket, sub: Subscription, heartbeat: float) -> None
 async def events_ws(ws: WebSocket, caller: WsCaller) -> None:
     """Follow jobs over one WebSocket (see the module docstring for the protocol)."""
     runtime: Runtime = ws.app.state.runtime
-    hub = runtime.extras.get(HUB_KEY)
     await ws.accept()
-    if hub is None:
-        await ws.send_text(json.dumps({"type": "error", "code": "unavailable", "message": "event hub not running"}))
-        await ws.close(code=1011)
+    try:
+        sub = get_hub(runtime).subscribe(caller, job_ids=set())
+    except Unavailable as exc:
+        await ws.send_text(json.dumps({"type": "error", "code": exc.code, "message": exc.message}))
+        await ws.close(code=WS_TRY_AGAIN)
         return
-    sub = hub.subscribe(caller, job_ids=set())
     tasks = [
         asyncio.create_task(_ws_reader(ws, runtime, caller, sub)),
         asyncio.create_task(_ws_writer(ws, sub, runtime.settings.heartbeat_seconds)),

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 
+from genloom.core.errors import Unavailable
 from genloom.core.principal import Principal, owner_clause
 from genloom.jobs.models import JobEvent
 from genloom.jobs.subscription import (
@@ -96,10 +97,16 @@ class Hub:
         self._skipped: collections.OrderedDict[tuple[int, int], float] = collections.OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: True once the end of the log is known (subscribers are refused before)
+        self.positioned = False
 
     # -- subscribers -----------------------------------------------------------------------------------
     def subscribe(self, principal: Principal, job_ids: Iterable[str] | None = None, after: int | None = None) -> Subscription:
-        """A new subscription. ``after``: replay stored events with a greater id first (None: live only)."""
+        """A new subscription. ``after``: replay stored events with a greater id first (None: live only).
+
+        Raises :class:`~genloom.core.errors.Unavailable` while the hub cannot reach the database at start-up."""
+        if not self.positioned:
+            raise Unavailable("the event stream is starting; try again shortly")
         sub = Subscription(self, principal, None if job_ids is None else set(job_ids), after,
                            self.settings.event_queue_size)
         if sub.job_ids is None:
@@ -165,7 +172,17 @@ class Hub:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Begin at the newest event id (earlier events are served by replay), then tail."""
+        """Begin at the newest event id (earlier events are served by replay), then tail.
+
+        Never fails: with the database down the hub keeps trying in the background (and refuses
+        subscribers until it knows where the log ends)."""
+        try:
+            await self._position()
+        except Exception as exc:  # noqa: BLE001 - the app must start (and answer 503s) without its database
+            log.warning("hub.start_deferred error=%s", type(exc).__name__)
+        self._task = asyncio.create_task(self._run(), name="genloom-event-hub")
+
+    async def _position(self) -> None:
         async with self.runtime.db.reader.connect() as conn:
             newest = int((await conn.execute(select(func.max(events_t.c.id)))).scalar() or 0)
             recent = [] if self.runtime.db.is_sqlite or newest == 0 else [
@@ -180,7 +197,7 @@ class Hub:
             if rid > expected:
                 self._remember_skip(expected, rid - 1)
             expected = rid + 1
-        self._task = asyncio.create_task(self._run(), name="genloom-event-hub")
+        self.positioned = True
 
     async def close(self) -> None:
         self._stopping = True
@@ -203,6 +220,8 @@ class Hub:
         while not self._stopping:
             seq_before = signals.events_seq
             try:
+                if not self.positioned:
+                    await self._position()
                 more, hold = await self._step()
                 if not self.live:
                     log.info("hub.live from_id=%d", self.delivered_id)

@@ -12,9 +12,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import String, and_, case, column, func, insert, select, update, values
+from sqlalchemy import String, Table, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genloom.jobs")
 
-jobs_t = Job.__table__
-events_t = JobEvent.__table__
+jobs_t = cast(Table, Job.__table__)
+events_t = cast(Table, JobEvent.__table__)
 Executor = AsyncSession | AsyncConnection
 
 #: columns a worker needs to run a job
@@ -198,7 +198,7 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
         .returning(*CLAIM_COLUMNS)
     )
     async with runtime.db.write() as conn:
-        rows = (await conn.execute(stmt)).all()
+        rows = list((await conn.execute(stmt)).all())
         if not rows:
             return []
         await conn.execute(

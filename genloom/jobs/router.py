@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,10 @@ from genloom.jobs.schemas import JOB_EXAMPLE, JobCreate, JobList, JobRead, Queue
 
 router = APIRouter(prefix="/v1", tags=["Jobs"])
 
-NativeCaller = CallerDep("native")
+if TYPE_CHECKING:
+    from genloom.core.principal import Principal as NativeCaller
+else:
+    NativeCaller = CallerDep("native")
 
 
 def _problem(code: str, status: int, message: str) -> dict[str, Any]:
@@ -24,8 +27,8 @@ def _problem(code: str, status: int, message: str) -> dict[str, Any]:
     return {"description": message, "content": {"application/problem+json": {"example": example}}}
 
 
-NOT_FOUND = {404: _problem(JobNotFound.default_code, 404, "Job not found.")}
-INVALID = {400: _problem("validation_error", 400, "input.prompt: String should have at least 1 character")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _problem(JobNotFound.default_code, 404, "Job not found.")}
+INVALID: dict[int | str, dict[str, Any]] = {400: _problem("validation_error", 400, "input.prompt: String should have at least 1 character")}
 
 
 @router.post(

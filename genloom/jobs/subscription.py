@@ -28,6 +28,7 @@ class SubscriberOverflow(Exception):
 
 _END = object()  # queue sentinel: the subscription was closed
 _OVERFLOW = object()  # queue sentinel: dropped for being slow
+_NUDGE = object()  # queue sentinel: a replay was added; wake the reader blocked on the queue
 
 
 def encode_event(row: Any) -> dict[str, Any]:
@@ -107,6 +108,8 @@ class Subscription:
             for job_id in new:
                 self._floors[job_id] = max(after, self.hub.delivered_id)
             self._replays.append((new, after, self.hub.delivered_id))
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the reader anyway
+                self.queue.put_nowait(_NUDGE)
         else:
             for job_id in new:
                 self._floors[job_id] = self.hub.delivered_id
@@ -152,6 +155,8 @@ class Subscription:
                 if item is _OVERFLOW:
                     self.queue.put_nowait(_OVERFLOW)
                     raise SubscriberOverflow()
+                if item is _NUDGE:
+                    continue
                 event = item
                 if self.job_ids is not None and event["job_id"] not in self.job_ids:
                     continue  # removed after it was queued

@@ -1,7 +1,7 @@
 """Image probing and thumbnails with Pillow, behind a decompression-bomb limit.
 
 Pillow only warns between ``MAX_IMAGE_PIXELS`` and twice that; we treat the warning as an error too, so an image
-is refused as soon as it passes the limit. Decoding is CPU work: the async helpers run it in a thread.
+is refused as soon as it passes the limit. Decoding is CPU work: the async wrappers run it in a thread.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from genloom.cinemind.envelope import Envelope, error_example, ok
 from genloom.core.principal import Principal
-from genloom.deps import RuntimeDep, SessionDep
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import caller as caller_dependency
 from genloom.nodes import keywords as keywords_service
 from genloom.nodes import service as nodes_service
@@ -52,7 +52,7 @@ async def create_node(body: NodeCreate, session: SessionDep, caller: Caller) -> 
 
 @router.get("", response_model=Envelope[NodeList], responses=_BAD, summary="List nodes (paged, filtered)")
 async def list_nodes(
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: Caller,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
@@ -71,7 +71,7 @@ async def list_nodes(
 @router.get("/{node_id}", response_model=Envelope[NodeRead], summary="Read a node (ETag; If-None-Match → 304)",
             responses={**_NOT_FOUND, 304: {"description": "Not modified (If-None-Match matched the ETag)"}})
 async def get_node(
-    node_id: str, session: SessionDep, caller: Caller,
+    node_id: str, session: ReadSessionDep, caller: Caller,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     node = await nodes_service.get_node_or_raise(session, caller, node_id)
@@ -122,7 +122,7 @@ async def restore_node(node_id: str, session: SessionDep, caller: Caller) -> Res
                 "over the node with IDF from all live nodes.",
 )
 async def node_keywords(
-    node_id: str, session: SessionDep, runtime: RuntimeDep, caller: Caller,
+    node_id: str, session: ReadSessionDep, runtime: RuntimeDep, caller: Caller,
     top: Annotated[int, Query(ge=1, le=keywords_service.MAX_TOP)] = 10,
 ) -> Response:
     node = await nodes_service.get_node_or_raise(session, caller, node_id)

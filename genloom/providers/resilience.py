@@ -331,6 +331,11 @@ class ProviderGuard:
                     self.breaker.release_probe()
                 self._log(operation, attempt, started, "canceled", None)
                 raise
+            except BaseException:
+                # a bug or an unexpected exception is no verdict on the provider, but must not wedge the probe
+                if probe:
+                    self.breaker.release_probe()
+                raise
             else:
                 self.breaker.success()
                 self._log(operation, attempt, started, "ok", None)

@@ -17,6 +17,10 @@ class RatingWrite(BaseModel):
 
 
 class RatingRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "job_id": "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b", "score": 4, "comment": "good colours, hands are off",
+        "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:05:00Z"}})
+
     job_id: str
     score: int
     comment: str | None

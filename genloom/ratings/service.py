@@ -6,9 +6,9 @@ read someone else's job still may not rate it (only its owner rates): NotJobOwne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from genloom.jobs.states import TERMINAL, JobStatus
 from genloom.ratings.errors import NotJobOwner, NotRatable, RatingNotFound
 from genloom.ratings.models import Rating
 
-ratings_t = Rating.__table__
+ratings_t = cast(Table, Rating.__table__)
 MAX_SUBTASKS_SHOWN = 1000
 
 
@@ -56,7 +56,7 @@ async def rate_job(
     now = utc_now()
     values = {"id": new_id(), "job_id": job.id, "owner_id": job.owner_id, "score": score, "comment": comment or None,
               "created_at": now, "updated_at": now}
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(ratings_t).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ratings_t.c.job_id],

@@ -7,7 +7,7 @@ Translation only: requests become ``image.generate`` jobs; statuses map to Studi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,7 +20,10 @@ from genloom.jobs import service as jobs_service
 from genloom.pipelines.workflows import DEFAULT_WORKFLOW, known_workflows
 
 router = APIRouter(prefix="/api", tags=["Studio"])
-StudioCaller = CallerDep("studio")
+if TYPE_CHECKING:
+    from genloom.core.principal import Principal as StudioCaller
+else:
+    StudioCaller = CallerDep("studio")
 
 STATUS_WORDS = {"queued": "queued", "running": "processing", "succeeded": "finished", "failed": "failed",
                 "canceled": "failed"}

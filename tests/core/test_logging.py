@@ -82,6 +82,14 @@ class TestConfigure:
         assert lines[0]["request_id"] == "-"
         assert lines[0]["ts"].endswith("+00:00")
 
+    def test_json_extra_fields(self, tmp_path: Path) -> None:
+        path = tmp_path / "x.log"
+        configure_logging(make_settings(log_format="json", log_file=path))
+        log.warning("jobs.slow", extra={"job_id": "j9", "seconds": 12.5, "提示": "慢"})
+        record = json_lines(path)[-1]
+        assert (record["job_id"], record["seconds"], record["提示"]) == ("j9", 12.5, "慢")
+        assert "args" not in record and "msg" not in record
+
     def test_text_format_and_exception(self, tmp_path: Path) -> None:
         path = tmp_path / "logs" / "genloom.log"
         configure_logging(make_settings(log_format="text", log_level="DEBUG", log_file=path))
@@ -161,6 +169,24 @@ class TestRequestLog:
         assert "api_key=[REDACTED]&access_token=[REDACTED]&w=3" in text
         for secret in ("s3cr3tsig", "tok123", "k-1", "=at&"):
             assert secret not in text
+
+    async def test_probes_are_quiet_at_info(self, tmp_path: Path) -> None:
+        app = FastAPI()
+
+        @app.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        app.add_middleware(RequestLogMiddleware)
+        path = tmp_path / "q.log"
+        configure_logging(make_settings(log_format="json", log_level="INFO", log_file=path))
+        await call(app, "/healthz")
+        await call(app, "/metrics")  # 404 here: a failing probe is worth a line
+        lines = [r["message"] for r in json_lines(path) if r["message"].startswith("http.request")]
+        assert len(lines) == 1 and "path=/metrics status=404" in lines[0]
+        configure_logging(make_settings(log_format="json", log_level="DEBUG", log_file=path))
+        await call(app, "/healthz")
+        assert any("path=/healthz status=200" in r["message"] for r in json_lines(path))
 
     async def test_unhandled_error_logged_as_500(self, tmp_path: Path) -> None:
         path = tmp_path / "req.log"

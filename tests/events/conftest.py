@@ -75,7 +75,7 @@ async def caught_up(runtime: Runtime, hub: Hub, timeout: float = 10.0) -> int:
     runtime.signals.wake_local(events=True)
 
     async def _wait() -> None:
-        while hub.delivered_id < newest or hub.caught_up_seq != runtime.signals.events_seq:
+        while hub.delivered_id < newest or hub.caught_up_seq != runtime.signals.events_seq:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(_wait(), timeout)

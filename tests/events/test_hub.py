@@ -240,3 +240,21 @@ async def test_hub_starts_at_the_newest_event_and_replay_covers_earlier(runtime:
         replay.close()
     finally:
         await events_router.on_shutdown(runtime)
+
+
+async def test_hub_starts_without_its_database_and_refuses_subscribers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from genloom.core.errors import Unavailable
+    from genloom.runtime import build_runtime
+    from tests.conftest import make_settings
+
+    rt = build_runtime(make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere",
+                                     data_dir=tmp_path, db_pool_timeout=1))
+    hub = Hub(rt)
+    try:
+        await hub.start()  # does not raise: the app must come up and answer 503s
+        assert not hub.positioned and not hub.live
+        with pytest.raises(Unavailable):
+            hub.subscribe(ANONYMOUS)
+    finally:
+        await hub.close()
+        await rt.close()

@@ -166,6 +166,20 @@ class TestRefresh:
         r = await client.post("/auth/refresh", json={"refresh_token": other_device["refresh_token"]})
         assert r.status_code == 200
 
+    async def test_concurrent_refresh_with_one_token(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        """Two refreshes racing with one token: exactly one wins, and the race counts as reuse."""
+        import asyncio
+
+        await create_user(runtime, "mei")
+        pair = await login(client, "mei")
+        answers = await asyncio.gather(*(client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+                                         for _ in range(2)))
+        assert sorted(r.status_code for r in answers) == [200, 401]
+        winner = next(r for r in answers if r.status_code == 200).json()
+        assert next(r for r in answers if r.status_code == 401).json()["code"] == "refresh_token_reused"
+        r = await client.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+        assert r.status_code == 401
+
     async def test_bad_refresh_tokens(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         await create_user(runtime, "mei")
         pair = await login(client, "mei")
@@ -248,3 +262,30 @@ def test_signing_key_is_not_the_raw_secret(secret: str) -> None:
     settings = make_settings(secret_key="the-app-secret", jwt_secret=secret)
     key = tokens.signing_key(settings)
     assert len(key) == 32 and key not in (b"the-app-secret", secret.encode())
+
+
+async def test_prune_expired_refresh_tokens(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    from genloom.identity.auth import prune_refresh_tokens
+
+    await create_user(runtime, "mei")
+    old, fresh = await login(client, "mei"), await login(client, "mei")
+    async with runtime.db.session() as s:
+        row = await s.get(RefreshToken, old["refresh_token"].split(".")[0])
+        assert row is not None
+        row.expires_at = utc_now() - timedelta(days=3)
+    async with runtime.db.session() as s:
+        assert await prune_refresh_tokens(s, older_than=utc_now() - timedelta(days=1)) == 1
+    assert (await client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]})).status_code == 401
+    assert (await client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]})).status_code == 200
+
+
+async def test_openapi_authorize_button(client: httpx.AsyncClient) -> None:
+    """The OpenAPI document lets its "Authorize" dialog sign in (password flow) or set a client id."""
+    doc = (await client.get("/openapi.json")).json()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["Bearer"]["flows"]["password"]["tokenUrl"] == "/auth/login"
+    assert schemes["ClientId"] == {**schemes["ClientId"], "type": "apiKey", "in": "header", "name": "X-Client-Id"}
+    login_body = doc["paths"]["/auth/login"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/x-www-form-urlencoded"} <= set(login_body)
+    assert {"Bearer": []} in doc["paths"]["/v1/jobs"]["post"]["security"]
+    assert {"Auth", "Users"} <= {t["name"] for t in doc["tags"]}

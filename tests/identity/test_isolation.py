@@ -42,7 +42,8 @@ async def _assert_hidden(client: httpx.AsyncClient, mine: dict[str, Any], other:
                                    ("PUT", f"/v1/jobs/{job_id}/rating", {"score": 1}),
                                    ("GET", f"/v1/jobs/{job_id}/rating", None),
                                    ("DELETE", f"/v1/jobs/{job_id}/rating", None),
-                                   ("GET", f"/v1/jobs/{job_id}/subtasks", None)):
+                                   ("GET", f"/v1/jobs/{job_id}/subtasks", None),
+                                   ("GET", f"/v1/jobs/{job_id}/events", None)):
             r = await client.request(method, path, json=body, headers=other)
             assert r.status_code == 404, (method, path, r.status_code, r.text)
             assert r.json()["code"] == "job_not_found"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -22,7 +22,7 @@ from genloom.core.http import ErrorRenderers, install_error_handlers
 from genloom.core.principal import Principal
 from genloom.core.settings import AuthMode, Settings
 from genloom.identity import tokens
-from genloom.identity.deps import caller, ws_caller
+from genloom.identity.deps import caller, resolve_request, ws_caller
 from genloom.identity.models import Client
 from genloom.runtime import Runtime, build_runtime, start_runtime
 from tests.identity.conftest import bearer, create_user, login
@@ -56,6 +56,15 @@ def probe_app(runtime: Runtime | None = None, settings: Settings | None = None) 
             return {"owner_id": p.owner_id, "kind": p.kind}
 
         app.add_api_route(f"/{surface}", who, methods=["GET"])
+
+        def raw_route(surface: str = surface):  # type: ignore[no-untyped-def]
+            async def raw(request: Request) -> dict[str, object]:
+                p = await resolve_request(request, surface)
+                return {"owner_id": p.owner_id, "kind": p.kind}
+
+            return raw
+
+        app.add_api_route(f"/raw/{surface}", raw_route(), methods=["GET"])
         ws_dep = ws_caller(surface)
 
         async def ws_who(websocket: WebSocket, p: Principal = Depends(ws_dep)) -> None:
@@ -105,6 +114,20 @@ class TestModes:
             r = await probe.get(f"/{surface}", headers=auth)
             assert r.json() == {"owner_id": f"u:{user_id}", "kind": "user"}
 
+    async def test_without_dependency_solving(self, probe: httpx.AsyncClient, runtime: Runtime) -> None:
+        assert (await probe.get("/raw/native")).json() == {"owner_id": "public", "kind": "anonymous"}
+        # another auth scheme is not a bearer token: ignored, not refused
+        assert (await probe.get("/raw/native", headers={"Authorization": "Basic bWVpOnB3"})).json()["kind"] == "anonymous"
+        assert (await probe.get("/raw/native", headers={"Authorization": "Bearer forged"})).status_code == 401
+        assert (await probe.get("/raw/huaban")).status_code == 401
+        assert (await probe.get("/raw/huaban", headers={"X-Client-Id": "device-12345"})).json()["kind"] == "client"
+        user_id = await create_user(runtime, "mei")
+        from genloom.identity import tokens as t
+
+        token, _ = t.encode_access(runtime.settings, user_id=user_id, token_version=0, now=utc_now())
+        r = await probe.get("/raw/genflow", headers={"Authorization": f"bearer {token}"})
+        assert r.json() == {"owner_id": f"u:{user_id}", "kind": "user"}
+
     async def test_modes_come_from_settings(self, probe: httpx.AsyncClient, runtime: Runtime) -> None:
         runtime.settings.auth_mode_studio = AuthMode.client
         runtime.settings.auth_mode_huaban = AuthMode.open
@@ -128,7 +151,7 @@ class TestModes:
 class TestClientIds:
     @pytest.mark.parametrize("bad", ["short", "x" * 65, "has space1", "semi;colon", "ünïcødé-id".encode(), "../../etc"])
     async def test_bad_client_id(self, probe: httpx.AsyncClient, bad: str | bytes) -> None:
-        r = await probe.get("/huaban", headers={"X-Client-Id": bad})
+        r = await probe.get("/huaban", headers={"X-Client-Id": bad})  # type: ignore[arg-type]
         assert r.status_code == 400 and r.json()["code"] == "invalid_client_id" and r.json()["field"] == "X-Client-Id"
 
     async def test_registered_on_first_use(self, probe: httpx.AsyncClient, runtime: Runtime) -> None:

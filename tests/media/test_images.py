@@ -9,7 +9,7 @@ from PIL import Image
 from genloom.media import images
 from genloom.media.errors import InvalidMedia, MediaTooLarge
 from genloom.storage.mime import extension_for, guess_mime, sniff_mime
-from tests.media.helpers import jpeg, png
+from tests.media.factories import jpeg, png
 
 
 @pytest.mark.parametrize(

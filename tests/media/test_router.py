@@ -13,7 +13,7 @@ from genloom.core.settings import Settings
 from genloom.media import service
 from genloom.runtime import Runtime, build_runtime, start_runtime
 from genloom.storage.local import LocalBlobStore
-from tests.media.helpers import png
+from tests.media.factories import png
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 

@@ -14,7 +14,7 @@ from genloom.media.errors import InvalidMedia
 from genloom.media.models import Asset
 from genloom.runtime import Runtime
 from genloom.storage.errors import InvalidKey
-from tests.media.helpers import png
+from tests.media.factories import png
 
 
 async def _count(runtime: Runtime) -> int:

@@ -307,7 +307,7 @@ class TestBreaker:
                 with pytest.raises(ProviderError) as info:
                     await provider.generate(request)
                 assert info.value.retryable
-            assert provider.status()["breaker"]["state"] == "open"
+            assert provider.guard.status()["breaker"]["state"] == "open"
             before = len(state.seen("POST", "/prompt"))
             with pytest.raises(ProviderError) as info:
                 await provider.generate(request)
@@ -315,11 +315,11 @@ class TestBreaker:
             assert len(state.seen("POST", "/prompt")) == before  # rejected without a call
 
             async def cooled() -> bool:
-                return provider.status()["breaker"]["retry_in_seconds"] == 0
+                return provider.guard.status()["breaker"]["retry_in_seconds"] == 0
 
             await wait_for(cooled)
             result = await provider.generate(request)  # the half-open probe succeeds
-            assert result.images and provider.status()["breaker"]["state"] == "closed"
+            assert result.images and provider.guard.status()["breaker"]["state"] == "closed"
         finally:
             await provider.aclose()
 
@@ -395,3 +395,8 @@ class TestThroughTheQueue:
         assert job["status"] == "canceled"
         assert len(state.seen("POST", "/interrupt")) == 1
         assert await runtime.blobs.list("") == []
+
+    async def test_providers_route_names_the_workflow(self, client: httpx.AsyncClient) -> None:
+        body = (await client.get("/v1/providers")).json()
+        assert body["capabilities"]["image"] == {"provider": "comfyui", "model": "sd15", "circuit": "closed"}
+        assert body["health"]["comfyui"]["breaker"]["state"] == "closed"

@@ -21,7 +21,7 @@ from genloom.providers.base import (
 from genloom.providers.factory import build_providers
 from tests.fakes.dashscope import render_png
 from tests.providers.conftest import DASHSCOPE_KEY, Fake
-from tests.providers.jobs_helpers import wait_for_request
+from tests.providers.jobrun import wait_for_request
 
 
 def providers_for(provider_settings: Callable[..., Settings], fake: Fake, **kw: Any) -> Providers:
@@ -39,7 +39,7 @@ async def ds(provider_settings: Callable[..., Settings], dashscope: Fake) -> Any
 
 
 async def test_qwen_complete(ds: Providers, dashscope: Fake) -> None:
-    result = await ds.text.complete([ChatMessage("system", "be brief"), ChatMessage("user", "一只猫")])
+    result = await ds.text.complete([ChatMessage("system", "be short"), ChatMessage("user", "一只猫")])
     assert result.text == "refined: 一只猫"
     assert result.provider == "dashscope" and result.model == "qwen-plus"
     assert result.usage["total_tokens"] > 0

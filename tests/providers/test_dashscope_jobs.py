@@ -16,7 +16,7 @@ from genloom.storage.mime import sniff_mime
 from tests.conftest import drain
 from tests.fakes.dashscope import render_png
 from tests.providers.conftest import DASHSCOPE_KEY, Fake
-from tests.providers.jobs_helpers import create, event_types, get, stored_images, wait_for_request
+from tests.providers.jobrun import create, event_types, get, stored_images, wait_for_request
 
 
 def ds_settings(fake: Fake, **kw: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from genloom.providers.make.client import queue_base
 from tests.conftest import drain
 from tests.fakes.dashscope import render_png
 from tests.providers.conftest import MAKE_TOKEN, Fake
-from tests.providers.jobs_helpers import create, get, stored_images
+from tests.providers.jobrun import create, get, stored_images
 
 
 def make_settings_for(fake: Fake, **kw: Any) -> dict[str, Any]:

@@ -134,7 +134,11 @@ class TestHealth:
                 live = await client.get("/healthz")
                 assert (live.status_code, live.json()) == (200, {"status": "ok"})
                 await proxy.start()
-                recovered = await client.get("/health")
+                # the pool may hand out one more dead connection (and then discard it): a few probes at most
+                for _ in range(5):
+                    recovered = await client.get("/health")
+                    if recovered.status_code == 200:
+                        break
                 assert recovered.status_code == 200
                 assert recovered.json()["database"] == "healthy"
         finally:

@@ -74,6 +74,8 @@ class ComfyUIImage:
         self.guard = guard
         self.workflows = workflows
         self.default_workflow = default_workflow
+        #: what GET /v1/providers shows as the model: the default workflow template
+        self.model = default_workflow
         self.base = settings.comfyui_url.rstrip("/")
         self.ws_base = "ws" + self.base[4:] if self.base.startswith("http") else self.base
         self.http = http or make_client(settings)
@@ -84,9 +86,6 @@ class ComfyUIImage:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-    def status(self) -> dict[str, Any]:
-        return self.guard.status()
 
     def workflow(self, name: str | None) -> Workflow:
         chosen = name or self.default_workflow
@@ -109,16 +108,22 @@ class ComfyUIImage:
             if progress is not None:
                 await progress(0.02, "queued")
             body = {"prompt": graph, "client_id": client_id, "prompt_id": watch.prompt_id}
-            queued = await call(self.guard, self.http, "image.submit", "POST", f"{self.base}/prompt", json=body,
-                                idempotent=False, parse_error=_prompt_error_parser)
-            # older servers ignore a client-chosen id and answer their own
-            watch.prompt_id = str(queued.get("prompt_id") or watch.prompt_id)
             finished = False
             try:
+                queued = await call(self.guard, self.http, "image.submit", "POST", f"{self.base}/prompt",
+                                    json=body, idempotent=False, parse_error=_prompt_error_parser)
+                # older servers ignore a client-chosen id and answer their own
+                watch.prompt_id = str(queued.get("prompt_id") or watch.prompt_id)
                 await self._follow(watch, graph, events, progress)
                 finished = True
+            except ProviderError as exc:
+                if exc.code == "provider_bad_request":
+                    finished = True  # refused by validation: nothing was queued
+                raise
             finally:
                 if not finished:
+                    # canceled (even while the submit was in flight: our prompt id is known either way), timed
+                    # out, or the server stopped answering: the prompt must not run on unattended
                     await asyncio.shield(self.cancel(watch))
         entry = await self._history(watch, wait=True)
         assert entry is not None  # wait=True raises instead
@@ -223,15 +228,19 @@ class ComfyUIImage:
         return GeneratedMedia(data=got.data, mime=got.mime, width=width, height=height, seed=seed)
 
     async def cancel(self, watch: PromptWatch) -> None:
-        """Take our prompt off the queue, and interrupt it if it already runs; never raises."""
+        """Take our prompt off the queue, and interrupt it if it already runs; never raises.
+
+        Sent directly, not through the guard: a clean-up must neither be refused by an open breaker nor count
+        as the provider's recovery."""
         if not watch.prompt_id:
             return
+        outcome = []
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(call(self.guard, self.http, "image.dequeue", "POST", f"{self.base}/queue",
-                                        json={"delete": [watch.prompt_id]}, expect_json=False), timeout=10)
+            response = await self.http.post(f"{self.base}/queue", json={"delete": [watch.prompt_id]}, timeout=10)
+            outcome.append(f"dequeue={response.status_code}")
         if watch.started:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(call(self.guard, self.http, "image.interrupt", "POST",
-                                            f"{self.base}/interrupt", json={"prompt_id": watch.prompt_id},
-                                            expect_json=False), timeout=10)
-        log.info("provider=%s op=image.cancel started=%s", PROVIDER, watch.started)
+                response = await self.http.post(f"{self.base}/interrupt", json={"prompt_id": watch.prompt_id},
+                                                timeout=10)
+                outcome.append(f"interrupt={response.status_code}")
+        log.info("provider=%s op=image.cancel started=%s %s", PROVIDER, watch.started, " ".join(outcome))

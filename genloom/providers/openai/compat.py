@@ -94,9 +94,6 @@ class CompatText:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def status(self) -> dict[str, Any]:
-        return self.client.guard.status()
-
     async def complete(self, messages: list[ChatMessage], *, temperature: float = 0.7,
                        max_tokens: int | None = None) -> TextResult:
         body = chat_body(self.model, [{"role": m.role, "content": m.content} for m in messages],
@@ -145,9 +142,6 @@ class CompatVision:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    def status(self) -> dict[str, Any]:
-        return self.client.guard.status()
 
     async def analyze(self, request: VisionRequest) -> VisionResult:
         data_url = f"data:{request.image_mime};base64,{base64.b64encode(request.image).decode()}"

@@ -63,9 +63,6 @@ class OpenAIImage:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def status(self) -> dict[str, Any]:
-        return self.client.guard.status()
-
     async def generate(self, request: ImageRequest, *, progress: ProgressFn | None = None) -> ImageResult:
         model = request.model or self.model
         body: dict[str, Any] = {"model": model, "prompt": request.prompt,
@@ -122,9 +119,6 @@ class OpenAIAsr:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    def status(self) -> dict[str, Any]:
-        return self.client.guard.status()
 
     async def transcribe(self, request: AsrRequest) -> AsrResult:
         audio, mime = request.audio, (request.audio_mime or "").split(";")[0].strip().lower()
