@@ -70,10 +70,8 @@ def settings_for(db_url: str, data: Path) -> Settings:
 async def enqueue_many(db_url: str, data: Path, n: int, clients: int = 16) -> float:
     runtime = build_runtime(settings_for(db_url, data))
     await start_runtime(runtime, migrate=True)
-    per = n // clients
-
     async def client(c: int) -> None:
-        for i in range(per):
+        for i in range(c, n, clients):
             async with runtime.db.session() as s:
                 await service.create_job(s, runtime, ANONYMOUS, kind="noop", input={"c": c, "i": i})
 
@@ -81,7 +79,7 @@ async def enqueue_many(db_url: str, data: Path, n: int, clients: int = 16) -> fl
     await asyncio.gather(*(client(c) for c in range(clients)))
     elapsed = time.perf_counter() - started
     await runtime.close()
-    return per * clients / elapsed
+    return n / elapsed
 
 
 async def drain_rate(db_url: str, expected: int) -> tuple[float, float]:

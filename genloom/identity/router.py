@@ -69,6 +69,19 @@ _LOGIN_BODY = {
         },
     }
 }
+_REFRESH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": RefreshRequest.model_json_schema(),
+                                 "example": {"refresh_token": "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b.Xk2…"}},
+            "application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "required": ["refresh_token"],
+                "properties": {"grant_type": {"type": "string", "enum": ["refresh_token"]},
+                               "refresh_token": {"type": "string"}}}},
+        },
+    }
+}
 
 
 def _invalid(exc: ValidationError) -> InvalidInput:
@@ -85,20 +98,19 @@ def _parse(model: type[BaseModel], data: Any) -> Any:
         raise _invalid(exc) from None
 
 
-async def _login_body(request: Request) -> LoginRequest:
-    """JSON, or the OAuth2 password form (what the OpenAPI "Authorize" button sends)."""
+async def _json_or_form(request: Request, model: type[BaseModel], grant: str, fields: tuple[str, ...]) -> Any:
+    """A JSON body, or the OAuth2 form for ``grant`` (the OpenAPI "Authorize" button sends the password form)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
-        grant = form.get("grant_type")
-        if grant not in (None, "", "password"):
-            raise InvalidInput("grant_type must be 'password'", field="grant_type", code="unsupported_grant_type")
-        return _parse(LoginRequest, {"username": form.get("username"), "password": form.get("password")})  # type: ignore[no-any-return]
+        if form.get("grant_type") not in (None, "", grant):
+            raise InvalidInput(f"grant_type must be {grant!r}", field="grant_type", code="unsupported_grant_type")
+        return _parse(model, {name: form.get(name) for name in fields})
     try:
         data = json.loads(await request.body() or b"null")
     except ValueError:
         raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
-    return _parse(LoginRequest, data)  # type: ignore[no-any-return]
+    return _parse(model, data)
 
 
 @router.post("/auth/register", status_code=201, response_model=UserRead, tags=["Auth"], summary="Create an account")
@@ -120,7 +132,7 @@ async def register(
     summary="Sign in (JSON or the OAuth2 password form) and get an access and a refresh token",
 )
 async def login(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    body = await _login_body(request)
+    body: LoginRequest = await _json_or_form(request, LoginRequest, "password", ("username", "password"))
     return await auth.login_flow(runtime.db, runtime.settings, username=body.username, password=body.password,
                                  user_agent=request.headers.get("user-agent"))
 
@@ -128,8 +140,10 @@ async def login(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
 @router.post("/auth/refresh", response_model=TokenPair, tags=["Auth"],
              responses={401: _problem(401, "refresh_token_reused", "This refresh token was already used; every token "
                                                                    "of its sign-in has been revoked. Sign in again.")},
-             summary="Trade a refresh token for a new pair (the old one stops working)")
-async def refresh(body: RefreshRequest, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+             openapi_extra=_REFRESH_BODY,
+             summary="Trade a refresh token for a new pair (the old one stops working); JSON or the OAuth2 form")
+async def refresh(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    body: RefreshRequest = await _json_or_form(request, RefreshRequest, "refresh_token", ("refresh_token",))
     return await auth.refresh_flow(runtime.db, runtime.settings, refresh_token=body.refresh_token,
                                    user_agent=request.headers.get("user-agent"))
 

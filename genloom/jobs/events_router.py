@@ -15,6 +15,7 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -99,7 +100,10 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
             yield sse_frame(event)
             if close_on_terminal_of is not None and event["job_id"] == close_on_terminal_of \
                     and event["type"] in TERMINAL_TYPES:
-                return
+                # A terminal event in the replayed history of a job that was retried since is not the end.
+                later = await sub.hub.read_events(sub.principal, {close_on_terminal_of}, after=event["id"], limit=1)
+                if not later:
+                    return
     except SubscriberOverflow:
         # The client reconnects (EventSource does so by itself) and resumes from the last id it got.
         yield b"event: overflow\ndata: {\"code\":\"slow_consumer\"}\n\n"
@@ -127,11 +131,11 @@ async def job_events(
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
 ) -> Response:
-    from genloom.jobs.service import may_read
+    from genloom.core.principal import may_read
 
     hub = get_hub(runtime)
     row = await readmodel.get_job_row(runtime, job_id)
-    if row is None or not may_read(caller, row["owner_id"]):
+    if row is None or not may_read(caller, row["owner_id"], "jobs"):
         raise JobNotFound(field="job_id")
     start = _resume_from(last_event_id, after) or 0  # a fresh client gets the job's whole history
     sub = hub.subscribe(caller, job_ids={job_id}, after=start)
@@ -193,7 +197,7 @@ def _job_list(msg: dict[str, Any]) -> list[str]:
 
 
 async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Subscription, raw: str) -> None:
-    from genloom.jobs.service import may_read
+    from genloom.core.principal import may_read
 
     try:
         msg = json.loads(raw)
@@ -215,7 +219,7 @@ async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Su
         missing: list[str] = []
         for job_id in jobs:
             row = await readmodel.get_job_row(runtime, job_id)
-            (readable if row is not None and may_read(caller, row["owner_id"]) else missing).append(job_id)
+            (readable if row is not None and may_read(caller, row["owner_id"], "jobs") else missing).append(job_id)
         if readable:
             sub.add_jobs(readable, after=after)
             await ws.send_text(json.dumps({"type": "subscribed", "jobs": readable}))
@@ -244,16 +248,31 @@ async def _ws_reader(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Su
             await ws.send_text(json.dumps({"type": "error", "code": bad.code, "message": bad.message}))
 
 
+#: recent WS frames by (event id, job id): one event fans out to many sockets, encode it once
+_ws_frames: collections.OrderedDict[tuple[int, str], str] = collections.OrderedDict()
+
+
+def ws_frame(event: dict[str, Any]) -> str:
+    key = (event["id"], event["job_id"])
+    text = _ws_frames.get(key)
+    if text is None:
+        text = json.dumps({
+            "type": "event", "id": event["id"], "job_id": event["job_id"], "event": event["type"],
+            "data": event["data"], "created_at": event["created_at"],
+        }, separators=(",", ":"), ensure_ascii=False)
+        _ws_frames[key] = text
+        if len(_ws_frames) > 2048:
+            _ws_frames.popitem(last=False)
+    return text
+
+
 async def _ws_writer(ws: WebSocket, sub: Subscription, heartbeat: float) -> None:
     try:
         async for event in with_heartbeats(sub, heartbeat):
             if event is None:
                 await ws.send_text('{"type":"heartbeat"}')
                 continue
-            await ws.send_text(json.dumps({
-                "type": "event", "id": event["id"], "job_id": event["job_id"], "event": event["type"],
-                "data": event["data"], "created_at": event["created_at"],
-            }, separators=(",", ":"), ensure_ascii=False))
+            await ws.send_text(ws_frame(event))
     except SubscriberOverflow:
         with contextlib.suppress(Exception):
             await ws.send_text(json.dumps({"type": "error", "code": "slow_consumer",

@@ -89,7 +89,9 @@ class Hub:
         self.caught_up_seq = -1
         #: False until the first successful read and after a failed one (the read model then reads through)
         self.live = False
-        self._all: set[Subscription] = set()
+        #: subscribers to every visible job: those who see all owners, and the others by owner id
+        self._all_owners: set[Subscription] = set()
+        self._by_owner: dict[str, set[Subscription]] = {}
         self._by_job: dict[str, set[Subscription]] = {}
         self._listeners: list[tuple[Listener, Reset]] = []
         self._next_recheck = 0.0
@@ -110,7 +112,10 @@ class Hub:
         sub = Subscription(self, principal, None if job_ids is None else set(job_ids), after,
                            self.settings.event_queue_size)
         if sub.job_ids is None:
-            self._all.add(sub)
+            if sub.sees_all:
+                self._all_owners.add(sub)
+            else:
+                self._by_owner.setdefault(principal.owner_id, set()).add(sub)
         else:
             self._index_add(sub, sub.job_ids)
         if after is not None and after < self.delivered_id:
@@ -118,12 +123,21 @@ class Hub:
             sub._replays.append((None if sub.job_ids is None else set(sub.job_ids), after, self.delivered_id))
         return sub
 
+    def _subscribers(self) -> set[Subscription]:
+        subs = set(self._all_owners)
+        for groups in (self._by_owner, self._by_job):
+            for group in groups.values():
+                subs |= group
+        return subs
+
     @property
     def subscriber_count(self) -> int:
-        subs = set(self._all)
-        for group in self._by_job.values():
-            subs |= group
-        return len(subs)
+        return len(self._subscribers())
+
+    def stats(self) -> dict[str, Any]:
+        """For health and metrics: position, state and subscriber count."""
+        return {"live": self.live, "delivered_id": self.delivered_id, "subscribers": self.subscriber_count,
+                "watched_gaps": len(self._skipped)}
 
     def add_listener(self, on_events: Listener, on_reset: Reset) -> None:
         """Call ``on_events(batch)`` synchronously for every delivered batch, before subscribers get it, and
@@ -147,7 +161,12 @@ class Hub:
                     del self._by_job[job_id]
 
     def _drop(self, sub: Subscription) -> None:
-        self._all.discard(sub)
+        self._all_owners.discard(sub)
+        owner_group = self._by_owner.get(sub.principal.owner_id)
+        if owner_group is not None:
+            owner_group.discard(sub)
+            if not owner_group:
+                del self._by_owner[sub.principal.owner_id]
         if sub.job_ids:
             self._index_remove(sub, set(sub.job_ids))
 
@@ -207,10 +226,7 @@ class Hub:
                 await self._task
             self._task = None
         self.live = False
-        subs = set(self._all)
-        for group in self._by_job.values():
-            subs |= group
-        for sub in subs:
+        for sub in self._subscribers():
             sub.close()
 
     async def _run(self) -> None:
@@ -281,6 +297,10 @@ class Hub:
             self._gap_since = now
         return now - self._gap_since >= GAP_WAIT_SECONDS
 
+    def in_skipped(self, event_id: int) -> bool:
+        """Is ``event_id`` inside a range skipped as a gap that is still being watched?"""
+        return any(lo <= event_id <= hi for lo, hi in self._skipped)
+
     def _remember_skip(self, lo: int, hi: int) -> None:
         self._skipped[(lo, hi)] = time.monotonic() + GAP_RECHECK_SECONDS
         while len(self._skipped) > 200:
@@ -327,20 +347,20 @@ class Hub:
     def _dispatch(self, events: list[dict[str, Any]]) -> None:
         """Hand a batch to listeners, then to matching subscribers. Never awaits."""
         self._notify(events)
-        if not (self._all or self._by_job):
+        if not (self._all_owners or self._by_owner or self._by_job):
             return
         dropped: list[Subscription] = []
+        empty: set[Subscription] = set()
         for event in events:
-            targets: Iterable[Subscription] = self._all
-            group = self._by_job.get(event["job_id"])
-            if group:
-                targets = (*self._all, *group)
-            for sub in targets:
-                if sub.overflowed or not sub.may_see(event["owner_id"]):
-                    continue
-                if not sub._offer(event):
-                    sub.overflowed = True
-                    dropped.append(sub)
+            # Only the subscribers this event can concern: no scan over every connection per event.
+            owner = event["owner_id"]
+            for targets in (self._all_owners, self._by_owner.get(owner, empty), self._by_job.get(event["job_id"], empty)):
+                for sub in targets:
+                    if sub.overflowed or not sub.may_see(owner):
+                        continue
+                    if not sub._offer(event):
+                        sub.overflowed = True
+                        dropped.append(sub)
         for sub in dropped:
             log.warning("hub.subscriber_dropped reason=overflow owner=%s queued=%d", sub.principal.owner_id,
                         sub.queue.qsize())

@@ -15,9 +15,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
-from genloom.core.errors import InvalidInput
+from genloom.core.errors import Forbidden, InvalidInput
 from genloom.core.ids import is_uuid
-from genloom.core.principal import Principal, owner_clause, scoped
+from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
 from genloom.jobs import batch, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job
@@ -68,12 +68,16 @@ async def fetch_row(ex: Executor, job_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
-def may_read(principal: Principal, owner_id: str) -> bool:
-    return principal.sees_all("jobs") or owner_id == principal.owner_id
+def _readable(principal: Principal, row: dict[str, Any] | None) -> bool:
+    return row is not None and may_read(principal, row["owner_id"], "jobs")
 
 
-def may_manage(principal: Principal, owner_id: str) -> bool:
-    return owner_id == principal.owner_id or principal.can("jobs:manage:any")
+def _manageable(principal: Principal, row: dict[str, Any] | None, action: str) -> bool:
+    """Visible, managed by the caller, and the caller holds the action's permission."""
+    return (
+        row is not None and may_read(principal, row["owner_id"], "jobs")
+        and may_manage(principal, row["owner_id"], "jobs") and principal.can(f"jobs:{action}")
+    )
 
 
 async def with_children(ex: Executor, row: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +88,7 @@ async def with_children(ex: Executor, row: dict[str, Any]) -> dict[str, Any]:
 async def get_job(ex: Executor, principal: Principal, job_id: str) -> dict[str, Any]:
     """The job, if the caller may read it; JobNotFound otherwise."""
     row = await fetch_row(ex, job_id)
-    if row is None or not may_read(principal, row["owner_id"]):
+    if row is None or not _readable(principal, row):
         raise JobNotFound(field="job_id")
     return await with_children(ex, row)
 
@@ -151,6 +155,8 @@ async def create_job(
     surface: str | None = None,
 ) -> dict[str, Any]:
     """Enqueue a job (or a batch) owned by the caller and return it."""
+    if not principal.can("jobs:create"):
+        raise Forbidden("you may not create jobs", code="permission_denied")
     if inputs is not None and not inputs:
         raise InvalidInput("inputs must not be empty", field="inputs")
     if inputs is not None and len(inputs) > 1000:
@@ -165,7 +171,7 @@ async def create_job(
 async def cancel_job(session: AsyncSession, runtime: Runtime, principal: Principal, job_id: str) -> dict[str, Any]:
     """Cancel a queued job at once; ask a running one to stop (its worker checks between steps)."""
     row = await fetch_row(session, job_id)
-    if row is None or not may_read(principal, row["owner_id"]) or not may_manage(principal, row["owner_id"]):
+    if row is None or not _manageable(principal, row, "cancel"):
         raise JobNotFound(field="job_id")
     if row["status"] in {s.value for s in TERMINAL}:
         raise JobStateConflict(f"job is already {row['status']}", field="job_id")
@@ -208,7 +214,7 @@ async def _cancel_ids(session: AsyncSession, runtime: Runtime, ids: list[str]) -
 async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principal, job_id: str) -> dict[str, Any]:
     """Queue a failed or canceled job (or a batch's failed/canceled children) again."""
     row = await fetch_row(session, job_id)
-    if row is None or not may_read(principal, row["owner_id"]) or not may_manage(principal, row["owner_id"]):
+    if row is None or not _manageable(principal, row, "retry"):
         raise JobNotFound(field="job_id")
     retriable = (JobStatus.failed.value, JobStatus.canceled.value)
     if row["status"] not in retriable:
@@ -282,7 +288,7 @@ async def read_job(runtime: Runtime, principal: Principal, job_id: str) -> dict[
     """The hot-path read behind status polling: served from the read model (kept fresh by the event hub)
     when it runs, else one Core SELECT on a pooled connection — never an ORM session."""
     row = await _load_row(runtime, job_id)
-    if row is None or not may_read(principal, row["owner_id"]):
+    if row is None or not _readable(principal, row):
         raise JobNotFound(field="job_id")
     if row["is_batch"]:
         async with runtime.db.reader.connect() as conn:

@@ -175,9 +175,16 @@ class Signals:
             self._redis = None
 
     # -- PostgreSQL LISTEN -------------------------------------------------------------------------------
-    def _asyncpg_dsn(self) -> str:
-        url = make_url(self.db.url).set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
+    def _asyncpg_args(self) -> tuple[str, dict[str, Any]]:
+        """DSN and keyword arguments for asyncpg from the SQLAlchemy URL (``?ssl=`` becomes ``ssl=``; other
+        SQLAlchemy-only query options are dropped, asyncpg would send them as server settings)."""
+        url = make_url(self.db.url)
+        kwargs: dict[str, Any] = {}
+        ssl = url.query.get("ssl") or url.query.get("sslmode")
+        if ssl:
+            kwargs["ssl"] = ssl if isinstance(ssl, str) else ssl[0]
+        dsn = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        return dsn, kwargs
 
     async def _pg_listen_forever(self) -> None:
         import asyncpg
@@ -186,8 +193,9 @@ class Signals:
         while True:
             conn: Any = None
             try:
-                conn = await asyncpg.connect(self._asyncpg_dsn(), timeout=10,
-                                             server_settings={"application_name": "genloom-listen"})
+                dsn, kwargs = self._asyncpg_args()
+                conn = await asyncpg.connect(dsn, timeout=10, server_settings={"application_name": "genloom-listen"},
+                                             **kwargs)
                 lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
                 def _on_notify(_c: Any, _pid: int, channel: str, _payload: str) -> None:

@@ -32,20 +32,23 @@ _NUDGE = object()  # queue sentinel: a replay was added; wake the reader blocked
 
 
 def encode_event(row: Any) -> dict[str, Any]:
+    """A stored event as the hub carries it: the public fields plus ``owner_id`` (for filtering) and
+    ``public``, the subscriber-facing dict built once and shared by every subscriber (treat it as read-only)."""
     created = row.created_at
-    return {
+    pub = {
         "id": int(row.id),
         "job_id": row.job_id,
         "type": row.type,
         "data": row.data if row.data is not None else {},
         "created_at": created.isoformat().replace("+00:00", "Z") if created is not None else None,
-        "owner_id": row.owner_id,
     }
+    return {**pub, "owner_id": row.owner_id, "public": pub}
 
 
 def public(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as subscribers get it (without the internal fields)."""
-    return {k: v for k, v in event.items() if k not in ("owner_id", "late")}
+    """The event as subscribers get it: ``{"id", "job_id", "type", "data", "created_at"}``."""
+    pub: dict[str, Any] = event["public"]
+    return pub
 
 
 class Subscription:
@@ -53,7 +56,8 @@ class Subscription:
 
     Iterate with ``async for``. ``job_ids=None`` means every job the principal may read; a set limits the
     stream to those jobs (and :meth:`add_jobs` / :meth:`remove_jobs` change it). ``last_id`` is the id of the
-    last event handed out, what a client sends back to resume.
+    last event handed out, what a client sends back to resume. Live events are shared between subscribers:
+    do not mutate them (copy first).
     """
 
     def __init__(self, hub: Hub, principal: Principal, job_ids: set[str] | None, after: int | None, maxsize: int) -> None:
@@ -71,15 +75,11 @@ class Subscription:
         self._replays: collections.deque[tuple[set[str] | None, int, int]] = collections.deque()
         self._buffer: collections.deque[dict[str, Any]] = collections.deque()
         self._global_floor = after or 0
+        self._replayed_holes: set[int] = set()
 
     # -- filtering (called by the hub, synchronously) --------------------------------------------------
     def may_see(self, owner_id: str) -> bool:
         return self.sees_all or owner_id == self.principal.owner_id
-
-    def wants(self, event: dict[str, Any]) -> bool:
-        if self.job_ids is not None and event["job_id"] not in self.job_ids:
-            return False
-        return self.may_see(event["owner_id"])
 
     def _offer(self, event: dict[str, Any]) -> bool:
         """Queue an event; False if the queue is full (the hub then drops this subscriber)."""
@@ -101,7 +101,7 @@ class Subscription:
 
         Replayed events come before later live ones; order is by id within each job."""
         new = {j for j in job_ids if self.job_ids is None or j not in self.job_ids}
-        if self.job_ids is None or not new:
+        if self.job_ids is None or not new or self.closed or self.overflowed:
             return
         self.hub._index_add(self, new)
         if after is not None:
@@ -144,6 +144,8 @@ class Subscription:
         while True:
             if self._buffer:
                 event = self._buffer.popleft()
+                if self.job_ids is not None and event["job_id"] not in self.job_ids:
+                    continue  # removed while its replay was pending
             elif self._replays:
                 self._buffer.extend(await self._replay_page())
                 continue
@@ -160,7 +162,10 @@ class Subscription:
                 event = item
                 if self.job_ids is not None and event["job_id"] not in self.job_ids:
                     continue  # removed after it was queued
-                if event["id"] <= self._floors.get(event["job_id"], self._global_floor) and not event.get("late"):
+                if event.get("late"):
+                    if event["id"] in self._replayed_holes:
+                        continue  # a replay read it after its late commit
+                elif event["id"] <= self._floors.get(event["job_id"], self._global_floor):
                     continue  # already handed out by a replay
             self.last_id = max(self.last_id, event["id"])
             return public(event)
@@ -168,6 +173,8 @@ class Subscription:
     async def _replay_page(self) -> list[dict[str, Any]]:
         jobs, after, cut = self._replays[0]
         rows = await self.hub.read_events(self.principal, jobs, after=after, upto=cut, limit=PAGE)
+        # Rows inside ids the hub skipped as gaps may also come late through the queue: remember them.
+        self._replayed_holes.update(r["id"] for r in rows if self.hub.in_skipped(r["id"]))
         if len(rows) < PAGE:
             self._replays.popleft()
         else:

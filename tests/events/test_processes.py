@@ -30,7 +30,7 @@ async def test_separate_worker_and_hub_wake_each_other(runtime: Runtime, databas
 
     await events_router.on_startup(runtime)
     env = genloom_env(database_url, tmp_path, GENLOOM_POLL_INTERVAL_SECONDS=SLOW_POLL, GENLOOM_DB_AUTO_MIGRATE="false")
-    proc = subprocess.Popen(genloom_cmd("worker", "--concurrency", "2"), env=env, cwd=str(ROOT),
+    proc = subprocess.Popen(genloom_cmd("worker", "--concurrency", "2"), env=env, cwd=str(ROOT),  # noqa: ASYNC220
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         hub: Hub = runtime.extras["hub"]

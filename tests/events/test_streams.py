@@ -251,3 +251,30 @@ async def test_websocket_owner_scoping_and_heartbeats(runtime: Runtime, live_ser
             await ws.send(json.dumps({"op": "subscribe", "jobs": [alices], "after": 0}))
             assert (await ws_recv(ws))["type"] == "subscribed"
             assert (await ws_recv(ws))["event"] == "queued"
+            hub = runtime.extras["hub"]
+            assert hub.subscriber_count == 1
+        for _ in range(500):  # the server notices the close and drops the subscriber
+            if hub.subscriber_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert hub.subscriber_count == 0
+
+
+async def test_job_stream_of_a_retried_job_ends_at_its_last_terminal_event(runtime: Runtime, live_server: Any) -> None:
+    from genloom.core.principal import ANONYMOUS
+    from genloom.jobs import queue, service
+    from tests.events.conftest import WORKER
+
+    job_id = await new_job(runtime)
+    await start_job(runtime, job_id)
+    assert await queue.fail(runtime, job_id, WORKER, code="boom", message="boom", retryable=False) == "failed"
+    async with runtime.db.session() as s:
+        await service.retry_job(s, runtime, ANONYMOUS, job_id)
+    async with live_server() as base, httpx.AsyncClient(base_url=base) as http:
+        async with http.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+            sse = SSE(response)
+            history = await sse.events(4)
+            await start_job(runtime, job_id)
+            await finish(runtime, job_id)
+            rest = await sse.events()  # ends after the final success, not after the first failure
+    assert [e["event"] for e in history + rest] == ["queued", "started", "failed", "queued", "started", "succeeded"]

@@ -18,19 +18,30 @@ CHECKPOINTS = ["v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"]
 class NodeSpec:
     inputs: dict[str, Any]
     output: bool = False
-    minimums: dict[str, int] = field(default_factory=dict)
+    #: INT input options as ComfyUI declares them (``default``, ``min``, ``max``, ``step``)
+    ints: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+MAX_RESOLUTION = 16384
 
 
 NODES: dict[str, NodeSpec] = {
     "CheckpointLoaderSimple": NodeSpec({"ckpt_name": CHECKPOINTS}),
     "CLIPTextEncode": NodeSpec({"text": "STRING", "clip": "CLIP"}),
-    "EmptyLatentImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT"},
-                                 minimums={"width": 16, "height": 16, "batch_size": 1}),
-    "EmptyImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT", "color": "INT"},
-                           minimums={"width": 1, "height": 1, "batch_size": 1}),
+    "EmptyLatentImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT"}, ints={
+        "width": {"default": 512, "min": 16, "max": MAX_RESOLUTION, "step": 8},
+        "height": {"default": 512, "min": 16, "max": MAX_RESOLUTION, "step": 8},
+        "batch_size": {"default": 1, "min": 1, "max": 4096}}),
+    "EmptyImage": NodeSpec({"width": "INT", "height": "INT", "batch_size": "INT", "color": "INT"}, ints={
+        "width": {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1},
+        "height": {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1},
+        "batch_size": {"default": 1, "min": 1, "max": 4096},
+        "color": {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1}}),
     "KSampler": NodeSpec({"seed": "INT", "steps": "INT", "cfg": "FLOAT", "sampler_name": "STRING",
                           "scheduler": "STRING", "denoise": "FLOAT", "model": "MODEL", "positive": "CONDITIONING",
-                          "negative": "CONDITIONING", "latent_image": "LATENT"}, minimums={"steps": 1}),
+                          "negative": "CONDITIONING", "latent_image": "LATENT"}, ints={
+                          "seed": {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF},
+                          "steps": {"default": 20, "min": 1, "max": 10000}}),
     "VAEDecode": NodeSpec({"samples": "LATENT", "vae": "VAE"}),
     "ImageBlur": NodeSpec({"image": "IMAGE", "blur_radius": "INT", "sigma": "FLOAT"}),
     "SaveImage": NodeSpec({"filename_prefix": "STRING", "images": "IMAGE"}, output=True),
@@ -67,16 +78,21 @@ def validate_node(graph: dict[str, Any], node_id: str) -> tuple[list[dict[str, A
             errors.append(node_error("value_not_in_list", "Value not in list",
                                      f"{name}: '{value}' not in {kind}", input_name=name, received_value=value))
         elif kind == "INT":
+            config = ["INT", spec.ints.get(name, {})]
             try:
                 number = int(value)
             except (TypeError, ValueError) as exc:
                 errors.append(node_error("invalid_input_type", "Failed to convert an input value to a INT value",
-                                         f"{name}, {value}, {exc}", input_name=name, received_value=value))
+                                         f"{name}, {value}, {exc}", input_name=name, input_config=config,
+                                         received_value=value, exception_message=str(exc)))
                 continue
-            low = spec.minimums.get(name)
+            low, high = spec.ints.get(name, {}).get("min"), spec.ints.get(name, {}).get("max")
             if low is not None and number < low:
                 errors.append(node_error("value_smaller_than_min", f"Value {number} smaller than min of {low}", name,
-                                         input_name=name, received_value=value))
+                                         input_name=name, input_config=config, received_value=value))
+            elif high is not None and number > high:
+                errors.append(node_error("value_bigger_than_max", f"Value {number} bigger than max of {high}", name,
+                                         input_name=name, input_config=config, received_value=value))
     return errors, False
 
 

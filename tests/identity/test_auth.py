@@ -166,6 +166,16 @@ class TestRefresh:
         r = await client.post("/auth/refresh", json={"refresh_token": other_device["refresh_token"]})
         assert r.status_code == 200
 
+    async def test_oauth2_refresh_form(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        await create_user(runtime, "mei")
+        pair = await login(client, "mei")
+        r = await client.post("/auth/refresh", data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+        assert r.status_code == 200 and r.json()["token_type"] == "bearer"
+        r = await client.post("/auth/refresh", data={"grant_type": "password", "refresh_token": r.json()["refresh_token"]})
+        assert r.status_code == 400 and r.json()["code"] == "unsupported_grant_type"
+        r = await client.post("/auth/refresh", json={})
+        assert r.status_code == 400 and r.json()["field"] == "refresh_token"
+
     async def test_concurrent_refresh_with_one_token(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         """Two refreshes racing with one token: exactly one wins, and the race counts as reuse."""
         import asyncio

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from genloom.core.db import utc_now
 from genloom.core.errors import InvalidInput
-from genloom.core.principal import ANONYMOUS, Principal
+from genloom.core.principal import ANONYMOUS, BASE_PERMISSIONS, Principal
 from genloom.jobs import janitor, queue, service
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job, JobEvent
@@ -157,7 +157,7 @@ async def test_idempotency_key_returns_first_job(runtime: Runtime) -> None:
     a = await create(runtime, input={"a": 1}, idempotency_key="k-1")
     b = await create(runtime, input={"a": 2}, idempotency_key="k-1")
     assert a["id"] == b["id"] and b["input"] == {"a": 1}
-    other = Principal(owner_id="u:someone", kind="user")
+    other = Principal(owner_id="u:someone", kind="user", permissions=BASE_PERMISSIONS)
     c = await create(runtime, input={"a": 3}, idempotency_key="k-1", principal=other)
     assert c["id"] != a["id"]
     # past the window the key is free again
@@ -206,9 +206,9 @@ async def test_batch_cancel_cancels_children(runtime: Runtime) -> None:
 
 
 async def test_owner_scoping(runtime: Runtime) -> None:
-    alice = Principal(owner_id="u:alice", kind="user")
-    bob = Principal(owner_id="u:bob", kind="user")
-    admin = Principal(owner_id="u:root", kind="user", permissions=frozenset({"jobs:read:any"}))
+    alice = Principal(owner_id="u:alice", kind="user", permissions=BASE_PERMISSIONS)
+    bob = Principal(owner_id="u:bob", kind="user", permissions=BASE_PERMISSIONS)
+    admin = Principal(owner_id="u:root", kind="user", permissions=BASE_PERMISSIONS | {"jobs:read:any"})
     job = await create(runtime, principal=alice)
     with pytest.raises(JobNotFound):
         await get(runtime, job["id"], bob)
@@ -300,3 +300,11 @@ async def test_shutdown_releases_running_jobs(runtime: Runtime) -> None:
     await w.shutdown(0.1)
     back = await get(runtime, job["id"])
     assert back["status"] == "queued" and back["attempts"] == 0
+
+
+async def test_permission_to_create_is_checked(runtime: Runtime) -> None:
+    from genloom.core.errors import Forbidden
+
+    reader = Principal(owner_id="u:viewer", kind="user", permissions=frozenset({"jobs:read"}))
+    with pytest.raises(Forbidden):
+        await create(runtime, principal=reader)

@@ -18,7 +18,7 @@ from PIL import Image
 from genloom.core.settings import Settings, SettingsError
 from genloom.providers.base import ImageProvider, ImageRequest, ProviderError
 from genloom.providers.comfyui import ComfyUIImage, load_workflows, parse_workflow
-from genloom.providers.comfyui.workflows import WorkflowError
+from genloom.providers.comfyui.templates import WorkflowError
 from genloom.providers.factory import build_providers
 from genloom.runtime import Runtime
 from tests.conftest import drain
@@ -400,3 +400,22 @@ class TestThroughTheQueue:
         body = (await client.get("/v1/providers")).json()
         assert body["capabilities"]["image"] == {"provider": "comfyui", "model": "sd15", "circuit": "closed"}
         assert body["health"]["comfyui"]["breaker"]["state"] == "closed"
+
+
+async def test_debug_logs_carry_no_prompt(comfy: tuple[ComfyFake, FakeServer], caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    state, server = comfy
+    caplog.set_level(logging.DEBUG)
+    secret = "grandmother-secret-garden-recipe"
+    provider = client_for(server)
+    state.fail_next_execution("CLIPTextEncode", "RuntimeError", "bad text")
+    try:
+        with pytest.raises(ProviderError):
+            await provider.generate(ImageRequest(prompt=secret, width=64, height=64, steps=2))
+        await provider.generate(ImageRequest(prompt=secret, width=64, height=64, steps=2))
+    finally:
+        await provider.aclose()
+    lines = [r.getMessage() + repr(r.__dict__) for r in caplog.records]
+    assert any("provider=comfyui" in line for line in lines)
+    assert not [line for line in lines if secret in line]

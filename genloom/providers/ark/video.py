@@ -96,6 +96,7 @@ class SeedanceVideo:
             raise self.client.bad_response("the succeeded task has no content.video_url")
         if progress is not None:
             await progress(0.92, "downloading")
+        # no client passed: a fresh one, so the result host (a third party) never sees our Authorization header
         got = await download(str(url), settings=self.client.settings, guard=self.client.guard,
                              accept=("video/",), operation="video.download")
         duration = task.get("duration")

@@ -7,7 +7,7 @@ from typing import Any
 
 from genloom.core.settings import SettingsError
 from genloom.providers.comfyui.client import DEFAULT_WORKFLOW, PROVIDER, ComfyUIImage
-from genloom.providers.comfyui.workflows import Workflow, WorkflowError, load_workflows, parse_workflow
+from genloom.providers.comfyui.templates import Workflow, WorkflowError, load_workflows, parse_workflow
 from genloom.providers.resilience import guards_for
 
 DEFAULTS = {"image": DEFAULT_WORKFLOW}

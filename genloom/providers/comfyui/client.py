@@ -27,7 +27,7 @@ import httpx
 
 from genloom.providers.base import GeneratedMedia, ImageRequest, ImageResult, ProgressFn, ProviderError
 from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, open_events, phase_for
-from genloom.providers.comfyui.workflows import Workflow
+from genloom.providers.comfyui.templates import Workflow
 from genloom.providers.download import download
 from genloom.providers.http import call, make_client
 from genloom.providers.resilience import ProviderGuard

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,10 @@ PHASES = (
 #: largest WebSocket frame accepted (preview images arrive as binary frames)
 MAX_FRAME = 32 * 1024 * 1024
 CLOSED = object()
+#: the socket library logs every frame at DEBUG, and frames carry prompt text (``execution_error`` repeats a node's
+#: inputs): its logger is pinned at INFO so debug logging can never leak user content
+SOCKET_LOG = logging.getLogger("genloom.providers.comfyui.socket")
+SOCKET_LOG.setLevel(logging.INFO)
 
 
 def phase_for(class_type: str) -> str:
@@ -113,8 +118,11 @@ class EventStream:
 
     async def next(self, timeout: float) -> Any:
         """The next message, :data:`CLOSED`, or None when nothing came within ``timeout`` seconds."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives just as
+        # a message does, and a canceled job would then keep following its prompt
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.queue.get()
         except TimeoutError:
             return None
 
@@ -131,7 +139,7 @@ async def open_events(ws_url: str, *, open_timeout: float) -> AsyncIterator[Even
     """Connect the socket; yield None when it cannot be opened (the caller falls back to polling history)."""
     try:
         socket = await connect(ws_url, open_timeout=open_timeout, max_size=MAX_FRAME, proxy=None,
-                               compression=None, ping_interval=20, ping_timeout=60)
+                               compression=None, ping_interval=20, ping_timeout=60, logger=SOCKET_LOG)
     except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI):
         yield None
         return

@@ -103,6 +103,7 @@ class OpenAIImage:
                 raise self.client.bad_response(f"b64_json decoded to {mime or 'unknown bytes'}, not an image")
             return GeneratedMedia(data=raw, mime=mime)
         if item.get("url"):
+            # no client passed: a fresh one, so the result host never sees our Authorization header
             got = await download(str(item["url"]), settings=self.client.settings, guard=self.client.guard,
                                  accept=("image/",), operation="image.download")
             return GeneratedMedia(data=got.data, mime=got.mime)
