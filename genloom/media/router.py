@@ -66,7 +66,9 @@ def _checked_key(key: str) -> str:
     tags=["Media"],
     summary="Download a media file (signed URL)",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"},
+    responses={200: {"content": {"image/png": {"example": "<PNG bytes>"}}},
+               206: {"description": "Partial content", "headers": {"Content-Range": {"schema": {"type": "string"},
+                     "example": "bytes 0-1023/48213"}}},
                304: {"description": "Not modified"}, 307: {"description": "Redirect to the S3 object"},
                403: {"description": "Bad or expired signature"}, 416: {"description": "Range not satisfiable"}},
 )
@@ -121,7 +123,8 @@ router.add_api_route("/media/{key:mediakey}", get_media, methods=["HEAD"], inclu
 
 
 @router.put("/media/{key:mediakey}", tags=["Media"], summary="Upload a file to a presigned local URL",
-            response_model=UploadRead)
+            response_model=UploadRead,
+            openapi_extra={"requestBody": {"content": {"image/png": {"example": "<PNG bytes>"}}, "required": True}})
 async def put_media(
     key: str,
     request: Request,
@@ -162,7 +165,10 @@ async def get_asset(asset_id: str, session: ReadSessionDep, runtime: RuntimeDep,
 
 
 @router.delete("/v1/assets/{asset_id}", tags=["Media"], status_code=204, response_class=Response,
-               summary="Delete one of your files (and its thumbnails)")
+               summary="Delete one of your files (and its thumbnails)",
+               responses={204: {"description": "Deleted"}, 404: {"description": "Not found (or not yours)",
+                          "content": {"application/problem+json": {"example": {
+                              "code": "asset_not_found", "message": "Asset not found.", "status": 404}}}}})
 async def delete_asset(asset_id: str, session: SessionDep, runtime: RuntimeDep, caller: NativeCaller) -> Response:
     await service.delete_asset(session, runtime.blobs, caller, asset_id)
     return Response(status_code=204)

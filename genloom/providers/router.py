@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from genloom.deps import CallerDep, RuntimeDep
 
@@ -26,6 +26,16 @@ class CapabilityRead(BaseModel):
 
 
 class ProvidersRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "capabilities": {
+            "text": {"provider": "dashscope", "model": "qwen-plus"},
+            "image": {"provider": "local", "model": "local-render-v1"},
+        },
+        "health": {"dashscope": {"breaker": {"state": "closed", "consecutive_failures": 0, "opened_count": 0,
+                                             "retry_in_seconds": 0, "last_error": None},
+                                 "concurrency": 4, "in_flight": 0, "calls": 12, "failures": 0}},
+    }})
+
     capabilities: dict[str, CapabilityRead]
     #: provider name -> guard status: breaker {state, consecutive_failures, opened_count, retry_in_seconds,
     #: last_error}, concurrency, in_flight, calls, failures

@@ -127,7 +127,8 @@ async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
-@router.get("/healthz", summary="Liveness: the process answers", response_model=dict[str, str])
+@router.get("/healthz", summary="Liveness: the process answers", response_model=dict[str, str],
+            responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
