@@ -120,6 +120,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
     )
+    from genloom.surfaces.hot_reads import HotReadMiddleware
+
+    app.add_middleware(HotReadMiddleware)  # innermost: behind CORS and request logging like any route
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

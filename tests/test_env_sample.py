@@ -76,3 +76,17 @@ def test_configuration_doc_lists_every_setting() -> None:
     text = CONFIG_DOC.read_text(encoding="utf-8")
     missing = [env_names(f)[0] for f in Settings.model_fields if f"`{env_names(f)[0]}`" not in text]
     assert not missing, f"docs/configuration.md lacks {missing}"
+
+
+def test_configuration_reference_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "scripts" / "config_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = CONFIG_DOC.read_text(encoding="utf-8")
+    current = text.split(module.BEGIN, 1)[1].split(module.END, 1)[0]
+    assert current.strip() == module.reference().strip(), (
+        "docs/configuration.md is out of date: run `python scripts/config_reference.py`"
+    )

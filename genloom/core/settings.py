@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     )
 
     # --- service -------------------------------------------------------------------------------------------
-    env: Env = Field(default=Env.dev, validation_alias=_alias("GENLOOM_ENV", "APP_ENV"))
+    env: Env = Field(default=Env.dev, validation_alias=_alias("GENLOOM_ENV", "APP_ENV", "NODE_ENV"))
     host: str = Field(default="127.0.0.1", validation_alias=_alias("GENLOOM_HOST", "HOST"))
     port: int = Field(default=8000, ge=1, le=65535, validation_alias=_alias("GENLOOM_PORT", "PORT"))
     data_dir: Path = Field(default=Path("./data"), validation_alias=_alias("GENLOOM_DATA_DIR"))
@@ -250,6 +250,11 @@ class Settings(BaseSettings):
     def _known_provider(cls, value: Any) -> str:
         return _provider(value)
 
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_alias_words(cls, value: Any) -> Any:
+        return _env_word(value) if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value: Any) -> str:
@@ -324,7 +329,8 @@ class SettingsError(Exception):
 
 def load_settings(env: str | None = None, **overrides: Any) -> Settings:
     """Read settings, layering `.env.<env>` over `.env`; raise SettingsError naming every bad setting."""
-    chosen = env or os.environ.get("GENLOOM_ENV") or os.environ.get("APP_ENV") or _env_from_dotenv()
+    chosen = env or os.environ.get("GENLOOM_ENV") or os.environ.get("APP_ENV") or os.environ.get("NODE_ENV")
+    chosen = _env_word(chosen or _env_from_dotenv())
     files: tuple[str, ...] = (".env",)
     if chosen:
         files = (".env", f".env.{chosen}")  # later files win in pydantic-settings
@@ -343,7 +349,18 @@ def _env_from_dotenv() -> str | None:
     from dotenv import dotenv_values
 
     values = {k.upper(): v for k, v in dotenv_values(".env", encoding="utf-8").items() if v}
-    return values.get("GENLOOM_ENV") or values.get("APP_ENV")
+    return values.get("GENLOOM_ENV") or values.get("APP_ENV") or values.get("NODE_ENV")
+
+
+#: the words other stacks use for the same profiles (HuaBan's NODE_ENV=production, …)
+ENV_WORDS = {"production": "prod", "development": "dev", "testing": "test"}
+
+
+def _env_word(value: str | None) -> str | None:
+    if not value:
+        return None
+    word = value.strip().lower()
+    return ENV_WORDS.get(word, word)
 
 
 def _describe(err: Any) -> str:

@@ -5,8 +5,6 @@ A job another owner holds answers exactly like an unknown id (JobNotFound), so i
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.errors import Forbidden, InvalidInput
-from genloom.core.ids import is_uuid
+from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
 from genloom.jobs import batch, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
@@ -91,20 +89,6 @@ async def get_job(ex: Executor, principal: Principal, job_id: str) -> dict[str, 
     if row is None or not _readable(principal, row):
         raise JobNotFound(field="job_id")
     return await with_children(ex, row)
-
-
-def encode_cursor(job_id: str) -> str:
-    return base64.urlsafe_b64encode(job_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    if not is_uuid(raw):
-        raise InvalidInput("cursor is not valid", field="cursor")
-    return raw
 
 
 async def list_jobs(

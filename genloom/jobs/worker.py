@@ -117,12 +117,24 @@ class Worker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._slot_freed.wait(), self.runtime.settings.poll_interval_seconds)
                 else:
-                    await self.runtime.signals.wait_jobs(self.runtime.settings.poll_interval_seconds)
+                    await self._idle(stop)
         finally:
             self._claiming = False
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a wake-up, the poll interval, or ``stop`` — whichever comes first."""
+        waiters = [
+            asyncio.ensure_future(self.runtime.signals.wait_jobs(self.runtime.settings.poll_interval_seconds)),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def drain(self) -> None:
         """Run until no job is due and none is running (tests and benchmarks)."""

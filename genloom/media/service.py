@@ -11,8 +11,6 @@ if it rolls back instead of committing, the bytes are deleted (:func:`track_unti
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +20,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.core.errors import Conflict, InvalidInput
-from genloom.core.ids import is_uuid, new_id
+from genloom.core.ids import new_id
+from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, scoped
 from genloom.media import images
 from genloom.media.errors import AssetNotFound, InvalidMedia
@@ -277,20 +276,6 @@ async def delete_asset(session: AsyncSession, blobs: BlobStore, principal: Princ
     await session.flush()
     delete_after_commit(session, blobs, [row.key for row in doomed])
     return [row.id for row in doomed]
-
-
-def encode_cursor(asset_id: str) -> str:
-    return base64.urlsafe_b64encode(asset_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        value = ""
-    if not is_uuid(value):
-        raise InvalidInput("cursor is not valid", field="cursor")
-    return value
 
 
 async def list_assets(

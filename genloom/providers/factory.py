@@ -41,6 +41,12 @@ BUILDERS: dict[str, dict[str, Builder]] = {
 OPTIONAL = frozenset({"video", "asr", "vision"})
 
 
+def missing_settings(settings: Settings, required: dict[str, str]) -> list[str]:
+    """The names (values of ``required``) of the settings (its keys) left empty: a remote provider's
+    ``required_settings`` for the credentials every one of its capabilities needs."""
+    return [name for field, name in required.items() if not getattr(settings, field)]
+
+
 def remote_builder(module: str, provider: str, capability: str) -> Builder:
     """A builder for a remote provider package exposing ``required_settings(settings, capability) -> [names]``
     and ``build(settings, capability)``: start-up is refused naming every missing setting."""

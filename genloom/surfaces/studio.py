@@ -100,7 +100,13 @@ async def generate(body: GenerateRequest, session: SessionDep, runtime: RuntimeD
     summary="Poll a generation", openapi_extra={"security": [{"Bearer": []}, {"ClientId": []}, {}]},
 )
 async def status(job_id: str, request: Request) -> Response:
-    # Hot path: resolved by hand, without the dependency graph (see genloom.deps.caller_of).
+    # Hot path: resolved by hand, without the dependency graph (see genloom.deps.caller_of); the same
+    # function also answers from genloom.surfaces.hot_reads, which skips routing altogether.
+    return JSONResponse(await status_body(request, job_id))
+
+
+async def status_body(request: Request, job_id: str) -> dict[str, Any]:
+    """Studio's status shape for one job (JobNotFound when the caller may not see it)."""
     runtime = request.app.state.runtime
     job = await jobs_service.read_job(runtime, await caller_of(request, "studio"), job_id)
     image_url = ""
@@ -113,9 +119,8 @@ async def status(job_id: str, request: Request) -> Response:
         error = (job["error"] or {}).get("message") or "failed"
     elif job["status"] == "canceled":
         error = "canceled"
-    body = {"job_id": job["id"], "status": STATUS_WORDS[job["status"]], "progress": job["progress"],
+    return {"job_id": job["id"], "status": STATUS_WORDS[job["status"]], "progress": job["progress"],
             "image_url": image_url, "error": error}
-    return JSONResponse(body)
 
 
 def _absolute(request: Request, public_base: str, url: str) -> str:

@@ -182,3 +182,20 @@ class TestInvalid:
             load_settings()
         names = sorted(p.split(":")[0] for p in caught.value.problems)
         assert names == ["GENLOOM_IMAGE_PROVIDER", "GENLOOM_KIND_CONCURRENCY"]
+
+
+class TestEnvWords:
+    @pytest.mark.parametrize(("name", "value", "expected"), [
+        ("NODE_ENV", "production", Env.prod), ("APP_ENV", "development", Env.dev), ("GENLOOM_ENV", "TEST", Env.test),
+    ])
+    def test_other_stacks_words(self, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: Env) -> None:
+        monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SECRET_KEY", "a-private-value-of-some-length")
+        assert load_settings().env == expected
+
+    def test_node_env_production_layers_env_prod(self, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        write(clean_env / ".env", "PORT=7000\n")
+        write(clean_env / ".env.prod", "PORT=7500\nSECRET_KEY=prod-secret-value\n")
+        monkeypatch.setenv("NODE_ENV", "production")
+        s = load_settings()
+        assert (s.env, s.port) == (Env.prod, 7500)

@@ -1,4 +1,4 @@
-"""Helpers for the event tests: a started hub, and jobs that move through the real queue."""
+"""Shared pieces of the event tests: a started hub, and jobs that move through the real queue."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 from genloom.providers.base import GeneratedMedia, ProgressFn, ProviderError, VideoRequest, VideoResult
 from genloom.providers.download import download
 from genloom.providers.http import call, openai_error
-from genloom.providers.openai.compat import CompatClient
+from genloom.providers.openai.compat import CompatClient, CompatService
 from genloom.providers.resilience import classify
 
 log = logging.getLogger("genloom.providers.ark")
@@ -53,18 +53,13 @@ def task_body(model: str, request: VideoRequest) -> dict[str, Any]:
     return {"model": model, "content": content}
 
 
-class SeedanceVideo:
+class SeedanceVideo(CompatService):
     """VideoProvider: doubao-seedance-1-0-pro-250528 and the other Seedance models (or an ``ep-…`` endpoint)."""
 
     def __init__(self, client: CompatClient, model: str, *, poll_interval: float, timeout: float) -> None:
-        self.client = client
-        self.name = client.provider
-        self.model = model
+        super().__init__(client, model)
         self.poll_interval = poll_interval
         self.timeout = timeout
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     async def _call(self, operation: str, method: str, path: str, **kw: Any) -> Any:
         c = self.client

@@ -13,6 +13,7 @@ import httpx
 
 from genloom.providers.base import GeneratedMedia, ImageRequest, ImageResult, ProgressFn, ProviderError
 from genloom.providers.download import download, image_dimensions
+from genloom.providers.factory import missing_settings
 from genloom.providers.http import call, make_client
 from genloom.providers.resilience import ProviderGuard, guard_for
 
@@ -24,12 +25,8 @@ STATUS_FALLBACKS = ("task_status", "status", "state")
 
 
 def required_settings(settings: Any, capability: str) -> list[str]:
-    missing = []
-    if not settings.make_api_base_url:
-        missing.append("MAKE_API_BASE_URL")
-    if not settings.make_api_token:
-        missing.append("TEST_MAKE_API_TOKEN")
-    return missing
+    return missing_settings(settings, {"make_api_base_url": "MAKE_API_BASE_URL",
+                                       "make_api_token": "TEST_MAKE_API_TOKEN"})
 
 
 def queue_base(base_url: str, queue: str) -> str:

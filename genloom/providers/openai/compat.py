@@ -1,5 +1,5 @@
-"""The OpenAI chat-completions protocol, shared by every provider that speaks it (OpenAI, Ark's Doubao):
-plain and streamed chat (SSE chunks ending with ``data: [DONE]``, an ``{"error": …}`` chunk mid-stream is an
+"""The OpenAI chat-completions protocol, shared by every provider that speaks it (OpenAI, Ark's Doubao,
+DashScope's Qwen in compatible mode): plain and streamed chat (SSE chunks ending with ``data: [DONE]``, an ``{"error": …}`` chunk mid-stream is an
 error), and vision as a chat turn carrying the image as a data URL, answered with one JSON object.
 """
 
@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from genloom.providers.base import ChatMessage, ProviderError, TextResult, VisionRequest, VisionResult
 from genloom.providers.http import call, iter_sse_data, make_client, openai_error, stream
-from genloom.providers.resilience import ProviderGuard, classify
+from genloom.providers.resilience import ProviderGuard, classify, guards_for
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
@@ -41,6 +41,27 @@ class CompatClient:
     async def post(self, operation: str, path: str, *, idempotent: bool = True, **request: Any) -> Any:
         return await call(self.guard, self.http, operation, "POST", f"{self.base}{path}", idempotent=idempotent,
                           parse_error=openai_error, **request)
+
+
+#: builds one capability's provider from the shared client and the chosen model
+Maker = Callable[["CompatClient", str], Any]
+
+
+def build_compat(settings: Any, capability: str, *, provider: str, base_url: str, api_key: str,
+                 defaults: Mapping[str, str], makers: Mapping[str, Maker]) -> Any:
+    """The provider for ``capability`` of an OpenAI-style ``provider``: one :class:`CompatClient` (and guard) per
+    process is shared by all its capabilities; the model is ``{capability}_model`` or the provider's default."""
+    registry = guards_for(settings)
+    guard, clients = registry.get(provider), registry.clients
+    if provider not in clients:
+        clients[provider] = CompatClient(settings, provider=provider, base_url=base_url, api_key=api_key,
+                                         guard=guard)
+    client: CompatClient = clients[provider]
+    model = str(getattr(settings, f"{capability}_model", "") or defaults.get(capability, ""))
+    maker = makers.get(capability)
+    if maker is None:
+        raise ValueError(f"{provider} has no {capability} capability")
+    return maker(client, model)
 
 
 def chat_body(model: str, messages: list[dict[str, Any]], *, temperature: float, max_tokens: int | None,
@@ -83,8 +104,18 @@ def parse_json_answer(client: CompatClient, text: str) -> dict[str, Any]:
     return value
 
 
-class CompatText:
-    """TextProvider over ``POST {base}/chat/completions``."""
+def stream_error_status(err: dict[str, Any]) -> int:
+    """The HTTP status an ``{"error": …}`` stream chunk stands for (500 when it names none)."""
+    status = err.get("status")
+    if isinstance(status, int) and status:
+        return status
+    if isinstance(status, str) and status.isdigit():
+        return int(status)
+    return 500
+
+
+class CompatService:
+    """What every capability on a :class:`CompatClient` shares: the client, the provider's name, the model."""
 
     def __init__(self, client: CompatClient, model: str) -> None:
         self.client = client
@@ -93,6 +124,10 @@ class CompatText:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class CompatText(CompatService):
+    """TextProvider over ``POST {base}/chat/completions``."""
 
     async def complete(self, messages: list[ChatMessage], *, temperature: float = 0.7,
                        max_tokens: int | None = None) -> TextResult:
@@ -121,8 +156,7 @@ class CompatText:
                 if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
                     # the stream had started (200) when the provider failed: the error is a data line
                     err = chunk["error"]
-                    status = err.get("status") if isinstance(err.get("status"), int) else 500
-                    raise classify(client.provider, status, code=err.get("code") or err.get("type"),
+                    raise classify(client.provider, stream_error_status(err), code=err.get("code") or err.get("type"),
                                    message=err.get("message"))
                 for choice in chunk.get("choices") or []:
                     piece = (choice.get("delta") or {}).get("content")
@@ -130,18 +164,13 @@ class CompatText:
                         yield str(piece)
 
 
-class CompatVision:
+class CompatVision(CompatService):
     """VisionProvider: one chat turn with the image as a data URL and the instruction, answered as JSON."""
 
     def __init__(self, client: CompatClient, model: str, *, json_mode: bool = True) -> None:
-        self.client = client
-        self.name = client.provider
-        self.model = model
+        super().__init__(client, model)
         #: send ``response_format: json_object`` (not every model behind an OpenAI-style API accepts it)
         self.json_mode = json_mode
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     async def analyze(self, request: VisionRequest) -> VisionResult:
         data_url = f"data:{request.image_mime};base64,{base64.b64encode(request.image).decode()}"

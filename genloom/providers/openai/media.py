@@ -22,7 +22,7 @@ from genloom.providers.base import (
     ProviderError,
 )
 from genloom.providers.download import download
-from genloom.providers.openai.compat import CompatClient
+from genloom.providers.openai.compat import CompatService
 from genloom.storage.mime import sniff_mime
 
 SIZES = {
@@ -52,16 +52,8 @@ def nearest_size(model: str, width: int, height: int) -> str:
     return min(options, key=distance)
 
 
-class OpenAIImage:
+class OpenAIImage(CompatService):
     """ImageProvider: gpt-image-1, dall-e-3, dall-e-2."""
-
-    def __init__(self, client: CompatClient, model: str) -> None:
-        self.client = client
-        self.name = client.provider
-        self.model = model
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     async def generate(self, request: ImageRequest, *, progress: ProgressFn | None = None) -> ImageResult:
         model = request.model or self.model
@@ -110,16 +102,8 @@ class OpenAIImage:
         raise self.client.bad_response("an image item has neither b64_json nor url")
 
 
-class OpenAIAsr:
+class OpenAIAsr(CompatService):
     """AsrProvider: whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe."""
-
-    def __init__(self, client: CompatClient, model: str) -> None:
-        self.client = client
-        self.name = client.provider
-        self.model = model
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     async def transcribe(self, request: AsrRequest) -> AsrResult:
         audio, mime = request.audio, (request.audio_mime or "").split(";")[0].strip().lower()

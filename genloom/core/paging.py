@@ -1,0 +1,24 @@
+"""Opaque cursors for keyset paging over time-ordered UUIDv7 ids (newest first: ``WHERE id < :cursor``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from genloom.core.errors import InvalidInput
+from genloom.core.ids import is_uuid
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The id a cursor points after; InvalidInput (field ``cursor``) for anything we did not issue."""
+    try:
+        value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = ""
+    if not is_uuid(value):
+        raise InvalidInput("cursor is not valid", field="cursor")
+    return value
