@@ -119,9 +119,9 @@ def start_workers(env: dict[str, str], count: int, concurrency: int) -> list[sub
     ]
 
 
-async def latency(env: dict[str, str], samples: int) -> tuple[float, float]:
+async def latency(env: dict[str, str], samples: int, embedded: int = 0) -> tuple[float, float]:
     port = free_port()
-    server = subprocess.Popen(genloom_cmd("serve", "--port", str(port), "--workers", "0"), env=env,
+    server = subprocess.Popen(genloom_cmd("serve", "--port", str(port), "--workers", str(embedded)), env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -179,7 +179,23 @@ async def run_case(db: str, base_url: str, workers: int, jobs: int, concurrency:
         finally:
             for p in procs:
                 stop(p)
-        return {"database": db, "workers": workers, "enqueue/s": enq, "drain/s": drain, "done": share,
+        return {"database": db, "workers": f"{workers} process(es)", "enqueue/s": enq, "drain/s": drain,
+                "done": share, "latency p50 ms": med, "latency p95 ms": p95}
+    finally:
+        if db == "postgresql":
+            await drop_pg(db_url)
+
+
+async def embedded_case(db: str, base_url: str, samples: int) -> dict[str, Any]:
+    """The default deployment: workers inside `genloom serve` (latency only)."""
+    tmp = Path(tempfile.mkdtemp(prefix="genloom-bench-"))
+    db_url = await fresh_pg(base_url) if db == "postgresql" else f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    try:
+        env = genloom_env(db_url, tmp, GENLOOM_LOG_LEVEL="ERROR")
+        subprocess.run(genloom_cmd("migrate"), env=env, check=True, stdout=subprocess.DEVNULL)
+        med, p95 = await latency(env, samples, embedded=4)
+        nan = float("nan")
+        return {"database": db, "workers": "embedded", "enqueue/s": nan, "drain/s": nan, "done": 1.0,
                 "latency p50 ms": med, "latency p95 ms": p95}
     finally:
         if db == "postgresql":
@@ -191,7 +207,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" for _ in cols) + "|")
     for row in rows:
-        cells = [f"{row[c]:,.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols]
+        cells = [("–" if row[c] != row[c] else f"{row[c]:,.1f}") if isinstance(row[c], float) else str(row[c])
+                 for c in cols]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -210,6 +227,8 @@ async def main() -> None:
         for workers in (1, 2):
             rows.append(await run_case(db, args.pg, workers, args.jobs, args.concurrency, args.samples))
             print(f"done: {db} x{workers}", file=sys.stderr)
+        if args.samples:
+            rows.append(await embedded_case(db, args.pg, args.samples))
     print_table(rows)
 
 

@@ -38,7 +38,7 @@ log = logging.getLogger("genloom.signals")
 JOBS_CHANNEL = "genloom_jobs"
 EVENTS_CHANNEL = "genloom_events"
 #: how often the SQLite watcher reads ``PRAGMA data_version``
-SQLITE_WATCH_SECONDS = 0.01
+SQLITE_WATCH_SECONDS = 0.004  # PRAGMA data_version costs microseconds; this bounds cross-process wake-up latency
 #: reconnect backoff for the LISTEN connection and the Redis subscriber
 BACKOFF_START, BACKOFF_CAP = 0.1, 5.0
 

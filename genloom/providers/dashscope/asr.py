@@ -14,8 +14,8 @@ from typing import Any
 
 from genloom.providers.base import AsrRequest, AsrResult, ProviderError
 from genloom.providers.dashscope.common import DEFAULT_ASR_MODEL, DEFAULT_SHORT_ASR_MODEL, PROVIDER, DashScopeClient
-from genloom.providers.dashscope.text import chat, first_content
 from genloom.providers.download import download
+from genloom.providers.openai.compat import first_content
 
 TRANSCRIPTION_PATH = "/services/audio/asr/transcription"
 SHORT_AUDIO_MAX_BYTES = 10 * 1024 * 1024
@@ -83,5 +83,5 @@ class DashScopeAsr:
             "stream": False,
             "asr_options": {"enable_itn": False, **({"language": request.language} if request.language else {})},
         }
-        answer = await chat(self.client, "asr.short", body)
-        return AsrResult(text=first_content(answer).strip(), provider=self.name, model=model)
+        answer = await self.client.chat_api.post("asr.short", "/chat/completions", json=body)
+        return AsrResult(text=first_content(self.client.chat_api, answer).strip(), provider=self.name, model=model)

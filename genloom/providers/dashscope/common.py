@@ -12,6 +12,7 @@ import httpx
 
 from genloom.providers.base import ProgressFn, ProviderError
 from genloom.providers.http import call, make_client, native_error
+from genloom.providers.openai.compat import CompatClient
 from genloom.providers.resilience import ProviderGuard, is_policy_code
 
 PROVIDER = "dashscope"
@@ -51,6 +52,10 @@ class DashScopeClient:
         if settings.dashscope_workspace:
             headers["X-DashScope-WorkSpace"] = settings.dashscope_workspace
         self.http = http or make_client(settings, headers=headers)
+        #: Qwen chat, Qwen-VL and qwen3-asr-flash speak the OpenAI protocol on the compatible-mode URL: the shared
+        #: OpenAI-style client over the same HTTP client (headers, pool) and guard
+        self.chat_api = CompatClient(settings, provider=PROVIDER, base_url=self.compat, api_key=api_key, guard=guard,
+                                     http=self.http)
         self.poll_interval = settings.task_poll_interval_seconds
         self.task_timeout = settings.task_timeout_seconds
 
