@@ -1,7 +1,7 @@
 """core: jobs, job events, workers, assets
 
 Revision ID: 0001_core
-Revises: 
+Revises: (none)
 Create Date: 2026-11-23 11:53:45.727157
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 from sqlalchemy import Text
+from sqlalchemy.dialects import postgresql
 
 import genloom.core.db
 
