@@ -10,6 +10,9 @@ from genloom.jobs.registry import KindRegistry
 PIPELINE_MODULES = (
     "genloom.pipelines.builtin",
     "genloom.pipelines.image_generate",
+    "genloom.pipelines.video_generate",
+    "genloom.pipelines.audio_transcribe",
+    "genloom.pipelines.image_analyze",
     "genloom.cinemind.pipeline",
 )
 

@@ -1,8 +1,8 @@
 """Build the provider chosen for each capability (``GENLOOM_TEXT_PROVIDER`` …) once per process.
 
 ``BUILDERS`` maps capability → provider name → a function of settings. Remote providers add their entries here;
-a capability set to a provider with no builder is refused at start-up, never at the first job. Local video, asr
-and vision arrive later: until then those capabilities are simply absent (None) when set to ``local``.
+a capability set to a provider with no builder is refused at start-up, never at the first job. Every capability
+has a ``local`` (offline) implementation.
 """
 
 from __future__ import annotations
@@ -30,12 +30,30 @@ def _local_image(settings: Settings) -> Any:
     return LocalImageProvider()
 
 
+def _local_video(settings: Settings) -> Any:
+    from genloom.providers.local.video import LocalVideoProvider
+
+    return LocalVideoProvider()
+
+
+def _local_asr(settings: Settings) -> Any:
+    from genloom.providers.local.asr import LocalAsrProvider
+
+    return LocalAsrProvider()
+
+
+def _local_vision(settings: Settings) -> Any:
+    from genloom.providers.local.vision import LocalVisionProvider
+
+    return LocalVisionProvider()
+
+
 BUILDERS: dict[str, dict[str, Builder]] = {
     "text": {"local": _local_text},
     "image": {"local": _local_image},
-    "video": {},
-    "asr": {},
-    "vision": {},
+    "video": {"local": _local_video},
+    "asr": {"local": _local_asr},
+    "vision": {"local": _local_vision},
 }
 #: capabilities a pipeline may find absent (None) when no builder exists for the chosen "local" provider
 OPTIONAL = frozenset({"video", "asr", "vision"})

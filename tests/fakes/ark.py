@@ -138,12 +138,19 @@ def create_app(state: ArkFake) -> Recorder:
             obj["error"] = {"code": task.failure[0], "message": task.failure[1]}
         return obj
 
-    async def get_task(request: Request) -> Response:
+    def path_task(request: Request) -> ArkTask | Response:
+        """The task named by the path, or the answer refusing the request (bad key, no such task)."""
         if (denied := unauthorized(request)) is not None:
             return denied
         task = state.tasks.get(request.path_params["task_id"])
         if task is None:
             return JSONResponse(ark_error(404, "ResourceNotFound", "The specified task is not found."), 404)
+        return task
+
+    async def get_task(request: Request) -> Response:
+        task = path_task(request)
+        if isinstance(task, Response):
+            return task
         return JSONResponse(task_object(task, str(request.base_url).rstrip("/")))
 
     async def list_tasks(request: Request) -> Response:
@@ -157,11 +164,9 @@ def create_app(state: ArkFake) -> Recorder:
         return JSONResponse({"total": len(items), "items": items})
 
     async def delete_task(request: Request) -> Response:
-        if (denied := unauthorized(request)) is not None:
-            return denied
-        task = state.tasks.get(request.path_params["task_id"])
-        if task is None:
-            return JSONResponse(ark_error(404, "ResourceNotFound", "The specified task is not found."), 404)
+        task = path_task(request)
+        if isinstance(task, Response):
+            return task
         status = state.status_of(task)
         if status == "queued":
             task.canceled = True

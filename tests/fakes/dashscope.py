@@ -184,11 +184,17 @@ def create_app(state: DashScopeFake) -> Recorder:
         return JSONResponse({"request_id": str(uuid.uuid4()),
                              "output": {"task_id": task.id, "task_status": "PENDING"}})
 
-    async def wan(request: Request) -> Response:
+    def refuse_task(request: Request) -> Response | None:
+        """The answer refusing a task submission (bad key, or not sent as an async call), or None."""
         if (no := denied(request)) is not None:
             return no
         if request.headers.get("x-dashscope-async") != "enable":
             return JSONResponse(native_error(403, "AccessDenied", "current user api does not support synchronous calls"), 403)
+        return None
+
+    async def wan(request: Request) -> Response:
+        if (no := refuse_task(request)) is not None:
+            return no
         body = await request.json()
         prompt = (body.get("input") or {}).get("prompt")
         if not prompt:
@@ -201,10 +207,8 @@ def create_app(state: DashScopeFake) -> Recorder:
         return new_task("image", body)
 
     async def transcription(request: Request) -> Response:
-        if (no := denied(request)) is not None:
+        if (no := refuse_task(request)) is not None:
             return no
-        if request.headers.get("x-dashscope-async") != "enable":
-            return JSONResponse(native_error(403, "AccessDenied", "current user api does not support synchronous calls"), 403)
         body = await request.json()
         if not (body.get("input") or {}).get("file_urls"):
             return JSONResponse(native_error(400, "InvalidParameter", "input.file_urls is required"), 400)

@@ -99,10 +99,13 @@ def create_app(state: MakeFake) -> Recorder:
         got = await submit(request)
         return got if isinstance(got, Response) else JSONResponse({"data": {"task_uuid": got.id}})
 
-    def task_state(request: Request) -> tuple[MakeTask | None, str, str | None]:
+    def task_state(request: Request) -> tuple[MakeTask, str, str | None] | Response:
+        """The polled task, its status and its image URL once ready; or the answer refusing the poll."""
+        if (no := denied(request)) is not None:
+            return no
         task = state.tasks.get(request.path_params["task_id"])
         if task is None:
-            return None, "", None
+            return JSONResponse(make_error(404, "NotFound", "task not found"), 404)
         status = state.status_of(task)
         url = None
         if status == "SUCCESS":
@@ -112,11 +115,9 @@ def create_app(state: MakeFake) -> Recorder:
         return task, status, url
 
     async def artifact(request: Request) -> Response:
-        if (no := denied(request)) is not None:
-            return no
-        task, status, url = task_state(request)
-        if task is None:
-            return JSONResponse(make_error(404, "NotFound", "task not found"), 404)
+        if isinstance(polled := task_state(request), Response):
+            return polled
+        task, status, url = polled
         body: dict[str, Any] = {"task_uuid": task.id, "task_status": status,
                                 "artifacts": [{"url": url, "status": "SUCCESS"}] if url else []}
         if task.failure and status == task.failure[0]:
@@ -124,11 +125,9 @@ def create_app(state: MakeFake) -> Recorder:
         return JSONResponse(body)
 
     async def simple_task(request: Request) -> Response:
-        if (no := denied(request)) is not None:
-            return no
-        task, status, url = task_state(request)
-        if task is None:
-            return JSONResponse(make_error(404, "NotFound", "task not found"), 404)
+        if isinstance(polled := task_state(request), Response):
+            return polled
+        task, status, url = polled
         word = {"SUCCESS": "completed", "PENDING": "pending", "MODERATION": "processing"}.get(status, "failed")
         body: dict[str, Any] = {"uuid": task.id, "status": word if url or status != "SUCCESS" else "processing"}
         if url:

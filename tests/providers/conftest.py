@@ -16,20 +16,13 @@ from tests.conftest import make_settings
 from tests.fakes import dashscope as dashscope_fake
 from tests.fakes import make as make_fake
 from tests.fakes.base import FakeServer
+from tests.providers import remote
 
 DASHSCOPE_KEY = "sk-dashscope-secret-4242"
 MAKE_TOKEN = "make-token-secret-9090"
 
 #: fast clocks so fault tests finish quickly (no test asserts on time)
-FAST = {
-    "provider_backoff_base_seconds": 0.01,
-    "provider_backoff_cap_seconds": 0.05,
-    "task_poll_interval_seconds": 0.05,
-    "image_polling_interval": 0.05,
-    "provider_read_timeout": 2.0,
-    "provider_connect_timeout": 2.0,
-    "download_allow_hosts": ["127.0.0.1"],
-}
+FAST = {**remote.FAST, "image_polling_interval": 0.05, "provider_read_timeout": 2.0}
 
 
 @dataclass

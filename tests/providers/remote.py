@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
 
 from genloom.core.settings import Settings
 from genloom.jobs import queue, service
 from genloom.providers.resilience import ProviderGuard
 from genloom.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import drain, make_settings
 from tests.fakes.base import FakeServer
 
 #: retries and polls in milliseconds, so fault tests finish quickly (no timing is asserted)
@@ -26,8 +30,18 @@ FAST = {
 }
 
 
+State = TypeVar("State")
+
+
 def fast_settings(**overrides: Any) -> Settings:
     return make_settings(**{**FAST, **overrides})
+
+
+def queue_overrides(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """The settings of a test runtime that runs jobs through the real queue: its database, its own folders, and
+    no waiting between retries or polls."""
+    return {"database_url": database_url, "data_dir": tmp_path, "media_dir": tmp_path / "media",
+            "retry_base_seconds": 0.0, "poll_interval_seconds": 0.05, "event_poll_seconds": 0.05}
 
 
 @contextlib.contextmanager
@@ -36,8 +50,19 @@ def serve(app: Any) -> Iterator[FakeServer]:
         yield server
 
 
+def served(state: State, create_app: Callable[[State], Any]) -> Iterator[tuple[State, FakeServer]]:
+    """The body of a fake's fixture (``yield from served(…)``): its state and the server running its app."""
+    with serve(create_app(state)) as server:
+        yield state, server
+
+
 def guard_for(name: str, settings: Settings) -> ProviderGuard:
     return ProviderGuard.from_settings(name, settings)
+
+
+def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every captured record as one line: its message and all its fields (where a leaked secret would show)."""
+    return [r.getMessage() + " " + repr(r.__dict__) for r in caplog.records]
 
 
 class Recorder:
@@ -65,6 +90,16 @@ async def enqueue(runtime: Runtime, kind: str, data: dict[str, Any], *, max_atte
     return str(job["id"])
 
 
+async def post_job(client: httpx.AsyncClient, input: dict[str, Any], kind: str = "image.generate") -> httpx.Response:
+    return await client.post("/v1/jobs", json={"kind": kind, "input": input})
+
+
+async def finish(runtime: Runtime, created: httpx.Response) -> dict[str, Any]:
+    """Run the queue until it is idle, then read back the job ``created`` answered for."""
+    await drain(runtime)
+    return await read(runtime, created.json()["id"])
+
+
 async def read(runtime: Runtime, job_id: str) -> dict[str, Any]:
     async with runtime.db.session() as session:
         row = await service.fetch_row(session, job_id)
@@ -80,3 +115,11 @@ async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+async def cancel_when(task: asyncio.Task[Any], predicate: Any) -> None:
+    """Cancel a running call once ``predicate`` holds, and check that the cancel propagates out of it."""
+    await wait_for(predicate)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

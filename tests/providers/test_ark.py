@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +27,26 @@ from genloom.providers.base import (
 )
 from genloom.providers.factory import build_providers
 from genloom.runtime import Runtime
-from tests.conftest import drain
 from tests.fakes.ark import ArkFake, create_app
 from tests.fakes.base import FakeServer
-from tests.providers.remote import Recorder, fast_settings, read, serve, wait_for
+from tests.providers.remote import (
+    Recorder,
+    cancel_when,
+    fast_settings,
+    finish,
+    log_lines,
+    post_job,
+    queue_overrides,
+    served,
+    wait_for,
+)
 
 KEY = "ark-secret-key-0123456789"
 
 
 @pytest.fixture
 def ark() -> Iterator[tuple[ArkFake, FakeServer]]:
-    state = ArkFake(api_key=KEY)
-    with serve(create_app(state)) as server:
-        yield state, server
+    yield from served(ArkFake(api_key=KEY), create_app)
 
 
 def ark_settings(server: FakeServer, **overrides: Any) -> Settings:
@@ -49,11 +57,8 @@ def ark_settings(server: FakeServer, **overrides: Any) -> Settings:
 
 @pytest.fixture
 async def providers(ark: tuple[ArkFake, FakeServer]) -> Any:
-    built = build_providers(ark_settings(ark[1]))
-    try:
+    async with aclosing(build_providers(ark_settings(ark[1]))) as built:
         yield built
-    finally:
-        await built.aclose()
 
 
 def png_bytes() -> bytes:
@@ -104,12 +109,9 @@ class TestChat:
         assert "quota resets" in info.value.message and len(state.seen("POST", "/chat/completions")) == 1
 
     async def test_wrong_key_is_an_auth_failure(self, ark: tuple[ArkFake, FakeServer]) -> None:
-        built = build_providers(ark_settings(ark[1], ark_api_key="wrong"))
-        try:
+        async with aclosing(build_providers(ark_settings(ark[1], ark_api_key="wrong"))) as built:
             with pytest.raises(ProviderError) as info:
                 await built.text.complete([ChatMessage("user", "hi")])
-        finally:
-            await built.aclose()
         assert info.value.code == "provider_auth" and not info.value.retryable
 
 
@@ -185,24 +187,18 @@ class TestSeedance:
 
     async def test_slow_poll_times_out_and_is_retried(self, ark: tuple[ArkFake, FakeServer]) -> None:
         state, server = ark
-        built = build_providers(ark_settings(server, provider_read_timeout=0.3))
-        state.slow(1.0, times=1, method="GET", path="/contents/generations/tasks/")
-        try:
+        async with aclosing(build_providers(ark_settings(server, provider_read_timeout=0.3))) as built:
+            state.slow(1.0, times=1, method="GET", path="/contents/generations/tasks/")
             result = await built.video.generate(VideoRequest(prompt="x"))
-        finally:
-            await built.aclose()
         assert result.video.mime == "video/mp4"
         assert len(state.seen("POST", "/contents/generations/tasks")) == 1  # polls retried, never the submit
 
     async def test_slow_submit_is_not_resubmitted(self, ark: tuple[ArkFake, FakeServer]) -> None:
         state, server = ark
-        built = build_providers(ark_settings(server, provider_read_timeout=0.3))
-        state.slow(1.0, times=1, method="POST", path="/contents/generations/tasks")
-        try:
+        async with aclosing(build_providers(ark_settings(server, provider_read_timeout=0.3))) as built:
+            state.slow(1.0, times=1, method="POST", path="/contents/generations/tasks")
             with pytest.raises(ProviderError) as info:
                 await built.video.generate(VideoRequest(prompt="x"))
-        finally:
-            await built.aclose()
         assert info.value.code == "provider_timeout" and info.value.retryable
         assert len(state.seen("POST", "/contents/generations/tasks")) == 1
 
@@ -227,21 +223,17 @@ class TestSeedance:
         async def queued() -> bool:
             return "queued" in progress.phases
 
-        await wait_for(queued)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_when(task, queued)
         [deleted] = state.seen("DELETE", "/contents/generations/tasks/")
         task_id = deleted.path.rsplit("/", 1)[-1]
         assert state.status_of(state.tasks[task_id]) == "cancelled"
 
     async def test_circuit_opens_and_closes(self, ark: tuple[ArkFake, FakeServer]) -> None:
         state, server = ark
-        built = build_providers(ark_settings(server, breaker_failures=2, breaker_cooldown_seconds=0.3,
-                                             provider_max_retries=0))
-        guard = built.health["ark"]
-        state.fail(500, times=2, path="/chat/completions")
-        try:
+        async with aclosing(build_providers(ark_settings(server, breaker_failures=2, breaker_cooldown_seconds=0.3,
+                                                         provider_max_retries=0))) as built:
+            guard = built.health["ark"]
+            state.fail(500, times=2, path="/chat/completions")
             for _ in range(2):
                 with pytest.raises(ProviderError):
                     await built.text.complete([ChatMessage("user", "hi")])
@@ -258,8 +250,6 @@ class TestSeedance:
             await wait_for(cooled)
             assert (await built.text.complete([ChatMessage("user", "hi")])).text == "refined: hi"
             assert guard.status()["breaker"]["state"] == "closed"
-        finally:
-            await built.aclose()
 
 
 class TestRedactionAndSettings:
@@ -274,7 +264,7 @@ class TestRedactionAndSettings:
         state.fail_next_task()
         with pytest.raises(ProviderError):
             await providers.video.generate(VideoRequest(prompt=secret_prompt))
-        lines = [r.getMessage() + " " + repr(getattr(r, "__dict__", {})) for r in caplog.records]
+        lines = log_lines(caplog)
         assert any("provider=ark" in line for line in lines)  # calls are logged…
         for line in lines:  # …without secrets or user text
             assert KEY not in line and secret_prompt not in line
@@ -300,19 +290,16 @@ class TestRedactionAndSettings:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, ark: tuple[ArkFake, FakeServer]) -> Settings:
-    return ark_settings(ark[1], database_url=database_url, data_dir=tmp_path, media_dir=tmp_path / "media",
-                        retry_base_seconds=0.0, poll_interval_seconds=0.05, event_poll_seconds=0.05)
+    return ark_settings(ark[1], **queue_overrides(database_url, tmp_path))
 
 
 class TestThroughTheQueue:
     async def test_doubao_writes_the_prompt_of_an_image_job(self, client: httpx.AsyncClient, runtime: Runtime,
                                                             ark: tuple[ArkFake, FakeServer]) -> None:
         state, _ = ark
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
-            "prompt": "雨夜的城市", "width": 64, "height": 64, "seed": 1}})
+        created = await post_job(client, {"prompt": "雨夜的城市", "width": 64, "height": 64, "seed": 1})
         assert created.status_code == 202, created.text
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, created)
         assert job["status"] == "succeeded", job
         assert job["result"]["prompt"]["final"] == "refined: 雨夜的城市"
         assert len(job["result"]["images"]) == 1 and len(await runtime.blobs.list("")) == 2
@@ -322,9 +309,7 @@ class TestThroughTheQueue:
                                                          ark: tuple[ArkFake, FakeServer]) -> None:
         state, _ = ark
         state.reject_content = True
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x"}})
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, await post_job(client, {"prompt": "x"}))
         assert job["status"] == "failed" and job["attempts"] == 1
         assert "sensitive information" in job["error"]["message"]
 
@@ -333,10 +318,7 @@ class TestThroughTheQueue:
         state, _ = ark
         # more failures than one call's retries: the job fails retryably, the queue runs it again
         state.fail(503, times=runtime.settings.provider_max_retries + 1, path="/chat/completions")
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x",
-                                                                                          "width": 64, "height": 64}})
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, await post_job(client, {"prompt": "x", "width": 64, "height": 64}))
         assert job["status"] == "succeeded" and job["attempts"] == 2
 
     async def test_providers_route_shows_ark_and_its_breaker(self, client: httpx.AsyncClient, runtime: Runtime,

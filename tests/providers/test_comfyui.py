@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,24 @@ from genloom.runtime import Runtime
 from tests.conftest import drain
 from tests.fakes.base import FakeServer
 from tests.fakes.comfyui import ComfyFake, create_app
-from tests.providers.remote import Recorder, fast_settings, guard_for, read, serve, wait_for
+from tests.providers.remote import (
+    Recorder,
+    cancel_when,
+    fast_settings,
+    finish,
+    guard_for,
+    log_lines,
+    post_job,
+    queue_overrides,
+    read,
+    served,
+    wait_for,
+)
 
 
 @pytest.fixture
 def comfy() -> Iterator[tuple[ComfyFake, FakeServer]]:
-    state = ComfyFake()
-    with serve(create_app(state)) as server:
-        yield state, server
+    yield from served(ComfyFake(), create_app)
 
 
 def client_for(server: FakeServer, **overrides: Any) -> ComfyUIImage:
@@ -110,14 +121,11 @@ class TestWorkflows:
 class TestGenerate:
     async def test_happy_path_progress_and_outputs(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
-        provider = client_for(server)
-        assert isinstance(provider, ImageProvider)
-        progress = Recorder()
-        try:
+        async with aclosing(client_for(server)) as provider:
+            assert isinstance(provider, ImageProvider)
+            progress = Recorder()
             result = await provider.generate(ImageRequest(prompt="a red fox", negative_prompt="blur", width=96,
                                                           height=64, seed=42, steps=6), progress=progress)
-        finally:
-            await provider.aclose()
         assert result.provider == "comfyui" and result.model == "sd15"
         [image] = result.images
         assert image.mime == "image/png" and (image.width, image.height, image.seed) == (96, 64, 42)
@@ -136,23 +144,17 @@ class TestGenerate:
 
     async def test_batch_returns_every_image(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         _, server = comfy
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             result = await provider.generate(ImageRequest(prompt="cats", width=64, height=64, seed=1, count=3, steps=2))
-        finally:
-            await provider.aclose()
         assert [i.seed for i in result.images] == [1, 2, 3]
         assert len({i.data for i in result.images}) == 3
 
     async def test_execution_error_fails_with_comfyui_reason(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.fail_next_execution("VAEDecode", "RuntimeError", "Given groups=1, weight of size [4, 4], bad input")
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2))
-        finally:
-            await provider.aclose()
         err = info.value
         assert err.code == "provider_execution_error" and not err.retryable
         assert "VAEDecode" in err.message and "weight of size" in err.message
@@ -160,12 +162,9 @@ class TestGenerate:
     async def test_out_of_memory_is_retryable(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.fail_next_execution()  # KSampler, torch.OutOfMemoryError
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2))
-        finally:
-            await provider.aclose()
         assert info.value.retryable and "OutOfMemoryError" in info.value.message
 
     async def test_validation_error_names_the_node(self, comfy: tuple[ComfyFake, FakeServer], tmp_path: Path) -> None:
@@ -174,65 +173,48 @@ class TestGenerate:
         source["graph"]["4"]["inputs"]["ckpt_name"] = "missing.safetensors"
         (tmp_path / "broken_ckpt.json").write_text(json.dumps(source))
         settings = fast_settings(comfyui_url=server.url)
-        provider = ComfyUIImage(settings, guard=guard_for("comfyui", settings), workflows=load_workflows(tmp_path))
-        try:
+        workflows = load_workflows(tmp_path)
+        async with aclosing(ComfyUIImage(settings, guard=guard_for("comfyui", settings), workflows=workflows)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, workflow="broken_ckpt"))
-        finally:
-            await provider.aclose()
         assert info.value.code == "provider_bad_request" and not info.value.retryable
         assert "CheckpointLoaderSimple" in info.value.message and "missing.safetensors" in info.value.message
 
     async def test_unknown_workflow(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         _, server = comfy
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", workflow="flux-dev"))
-        finally:
-            await provider.aclose()
         assert info.value.code == "unknown_workflow" and "sd15" in info.value.message
 
     async def test_socket_drop_falls_back_to_history(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.drop_sockets = True
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=3))
-        finally:
-            await provider.aclose()
         assert result.images[0].mime == "image/png"
         assert len(state.seen("GET", "/history/")) >= 1
 
     async def test_no_socket_at_all_polls_history(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
-        provider = client_for(server)
-        provider.ws_base = "ws://127.0.0.1:1"  # nothing listens there: the socket cannot open
-        try:
+        async with aclosing(client_for(server)) as provider:
+            provider.ws_base = "ws://127.0.0.1:1"  # nothing listens there: the socket cannot open
             result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=3))
-        finally:
-            await provider.aclose()
         assert result.images and len(state.seen("GET", "/history/")) >= 1
 
     async def test_transient_submit_failure_is_retried(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.fail(503, times=2, path="/prompt", method="POST")
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             result = await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
-        finally:
-            await provider.aclose()
         assert result.images and len(state.seen("POST", "/prompt")) == 3
 
     async def test_read_timeout_on_submit_is_not_resubmitted(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.slow(1.5, path="/prompt", method="POST")
-        provider = client_for(server, provider_read_timeout=0.3)
-        try:
+        async with aclosing(client_for(server, provider_read_timeout=0.3)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
-        finally:
-            await provider.aclose()
         # the prompt may have been queued: a blind resubmit could render (and bill GPU time) twice
         assert info.value.code == "provider_timeout" and info.value.retryable
         assert len(state.seen("POST", "/prompt")) == 1
@@ -240,32 +222,23 @@ class TestGenerate:
     async def test_lost_outputs_fail_without_retry(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.lose_outputs = True
-        provider = client_for(server)
-        try:
+        async with aclosing(client_for(server)) as provider:
             with pytest.raises(ProviderError) as info:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=3, steps=2))
-        finally:
-            await provider.aclose()
         assert info.value.code == "result_expired" and not info.value.retryable
 
     async def test_cancel_interrupts_the_running_prompt(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.step_seconds = 0.05
-        provider = client_for(server)
-        progress = Recorder()
-        task = asyncio.create_task(provider.generate(
-            ImageRequest(prompt="x", width=64, height=64, seed=3, steps=200), progress=progress))
+        async with aclosing(client_for(server)) as provider:
+            progress = Recorder()
+            task = asyncio.create_task(provider.generate(
+                ImageRequest(prompt="x", width=64, height=64, seed=3, steps=200), progress=progress))
 
-        async def sampling() -> bool:
-            return any(phase == "sampling" for _, phase in progress.calls)
+            async def sampling() -> bool:
+                return any(phase == "sampling" for _, phase in progress.calls)
 
-        try:
-            await wait_for(sampling)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        finally:
-            await provider.aclose()
+            await cancel_when(task, sampling)
         [interrupt] = state.seen("POST", "/interrupt")
         pid = interrupt.json()["prompt_id"]
         assert pid == state.seen("POST", "/prompt")[-1].json()["prompt_id"]
@@ -280,29 +253,23 @@ class TestGenerate:
     async def test_cancel_while_queued_removes_it_without_interrupting(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
         state.hold = True
-        provider = client_for(server)
-        task = asyncio.create_task(provider.generate(ImageRequest(prompt="x", width=64, height=64, steps=2)))
+        async with aclosing(client_for(server)) as provider:
+            task = asyncio.create_task(provider.generate(ImageRequest(prompt="x", width=64, height=64, steps=2)))
 
-        async def queued() -> bool:
-            return bool(state.pending)
+            async def queued() -> bool:
+                return bool(state.pending)
 
-        try:
-            await wait_for(queued)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        finally:
-            await provider.aclose()
+            await cancel_when(task, queued)
         assert state.pending == [] and not state.seen("POST", "/interrupt")
 
 
 class TestBreaker:
     async def test_opens_rejects_then_closes_after_cooldown(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, server = comfy
-        provider = client_for(server, breaker_failures=2, breaker_cooldown_seconds=0.3, provider_max_retries=0)
-        request = ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2)
-        state.fail(500, times=2, path="/prompt", method="POST")
-        try:
+        fragile = client_for(server, breaker_failures=2, breaker_cooldown_seconds=0.3, provider_max_retries=0)
+        async with aclosing(fragile) as provider:
+            request = ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2)
+            state.fail(500, times=2, path="/prompt", method="POST")
             for _ in range(2):
                 with pytest.raises(ProviderError) as info:
                     await provider.generate(request)
@@ -320,8 +287,6 @@ class TestBreaker:
             await wait_for(cooled)
             result = await provider.generate(request)  # the half-open probe succeeds
             assert result.images and provider.guard.status()["breaker"]["state"] == "closed"
-        finally:
-            await provider.aclose()
 
 
 # --- through the real job queue ---------------------------------------------------------------------------
@@ -329,20 +294,17 @@ class TestBreaker:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, comfy: tuple[ComfyFake, FakeServer]) -> Settings:
-    return fast_settings(database_url=database_url, data_dir=tmp_path, media_dir=tmp_path / "media",
-                         retry_base_seconds=0.0, poll_interval_seconds=0.05, event_poll_seconds=0.05,
-                         image_provider="comfyui", image_model="sd15", comfyui_url=comfy[1].url)
+    return fast_settings(**queue_overrides(database_url, tmp_path), image_provider="comfyui", image_model="sd15",
+                         comfyui_url=comfy[1].url)
 
 
 class TestThroughTheQueue:
     async def test_image_job_stores_media(self, client: httpx.AsyncClient, runtime: Runtime,
                                           comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, _ = comfy
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
-            "prompt": "a lighthouse at dusk", "width": 128, "height": 96, "seed": 5}})
+        created = await post_job(client, {"prompt": "a lighthouse at dusk", "width": 128, "height": 96, "seed": 5})
         assert created.status_code == 202, created.text
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, created)
         assert job["status"] == "succeeded", job
         result = job["result"]
         assert result["provider"] == "comfyui" and result["model"] == "sd15" and result["seed"] == 5
@@ -357,10 +319,7 @@ class TestThroughTheQueue:
                                                                  comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, _ = comfy
         state.fail_next_execution("KSampler", "ValueError", "sampler exploded")
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x", "width": 64,
-                                                                                          "height": 64}})
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, await post_job(client, {"prompt": "x", "width": 64, "height": 64}))
         assert job["status"] == "failed" and job["attempts"] == 1
         assert "sampler exploded" in job["error"]["message"]
         assert await runtime.blobs.list("") == []
@@ -369,18 +328,14 @@ class TestThroughTheQueue:
                                                          comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, _ = comfy
         state.fail_next_execution()
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x", "width": 64,
-                                                                                          "height": 64}})
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, await post_job(client, {"prompt": "x", "width": 64, "height": 64}))
         assert job["status"] == "succeeded" and job["attempts"] == 2
 
     async def test_cancel_reaches_comfyui(self, client: httpx.AsyncClient, runtime: Runtime,
                                           comfy: tuple[ComfyFake, FakeServer]) -> None:
         state, _ = comfy
         state.step_seconds = 0.5  # 20 steps: long enough for the worker's cancel check to land mid-run
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
-            "prompt": "x", "width": 64, "height": 64}})
+        created = await post_job(client, {"prompt": "x", "width": 64, "height": 64})
         job_id = created.json()["id"]
         worker = asyncio.create_task(drain(runtime))
 
@@ -408,14 +363,11 @@ async def test_debug_logs_carry_no_prompt(comfy: tuple[ComfyFake, FakeServer], c
     state, server = comfy
     caplog.set_level(logging.DEBUG)
     secret = "grandmother-secret-garden-recipe"
-    provider = client_for(server)
-    state.fail_next_execution("CLIPTextEncode", "RuntimeError", "bad text")
-    try:
+    async with aclosing(client_for(server)) as provider:
+        state.fail_next_execution("CLIPTextEncode", "RuntimeError", "bad text")
         with pytest.raises(ProviderError):
             await provider.generate(ImageRequest(prompt=secret, width=64, height=64, steps=2))
         await provider.generate(ImageRequest(prompt=secret, width=64, height=64, steps=2))
-    finally:
-        await provider.aclose()
-    lines = [r.getMessage() + repr(r.__dict__) for r in caplog.records]
+    lines = log_lines(caplog)
     assert any("provider=comfyui" in line for line in lines)
     assert not [line for line in lines if secret in line]

@@ -109,7 +109,7 @@ class TestFactory:
         providers = build_providers(make_settings())
         assert isinstance(providers.text, LocalTextProvider)
         assert isinstance(providers.image, LocalImageProvider)
-        assert providers.video is None and providers.asr is None and providers.vision is None
+        assert (providers.video.name, providers.asr.name, providers.vision.name) == ("local", "local", "local")  # type: ignore[union-attr]
 
     def test_unavailable_provider_refused_at_start(self) -> None:
         # "make" is an image API only: choosing it for speech recognition must fail when providers are built

@@ -7,6 +7,7 @@ import io
 import logging
 import wave
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +26,19 @@ from genloom.providers.base import (
     VisionRequest,
 )
 from genloom.providers.factory import build_providers
+from genloom.providers.openai.compat import stream_error_status
 from genloom.providers.openai.media import nearest_size
 from genloom.runtime import Runtime
-from tests.conftest import drain
 from tests.fakes.base import FakeServer
 from tests.fakes.openai import OpenAIFake, create_app
-from tests.providers.remote import Recorder, fast_settings, read, serve
+from tests.providers.remote import Recorder, fast_settings, finish, log_lines, post_job, queue_overrides, served
 
 KEY = "sk-test-openai-0123456789abcdef"
 
 
 @pytest.fixture
 def openai() -> Iterator[tuple[OpenAIFake, FakeServer]]:
-    state = OpenAIFake(api_key=KEY)
-    with serve(create_app(state)) as server:
-        yield state, server
+    yield from served(OpenAIFake(api_key=KEY), create_app)
 
 
 def openai_settings(server: FakeServer, **overrides: Any) -> Settings:
@@ -50,11 +49,8 @@ def openai_settings(server: FakeServer, **overrides: Any) -> Settings:
 
 @pytest.fixture
 async def providers(openai: tuple[OpenAIFake, FakeServer]) -> Any:
-    built = build_providers(openai_settings(openai[1]))
-    try:
+    async with aclosing(build_providers(openai_settings(openai[1]))) as built:
         yield built
-    finally:
-        await built.aclose()
 
 
 def wav_bytes() -> bytes:
@@ -87,6 +83,11 @@ class TestChat:
                 parts.append(part)
         assert parts == ["par"] and info.value.retryable
         assert "error while processing" in info.value.message
+
+    def test_stream_error_status(self) -> None:
+        # an error chunk mid-stream carries its status as a number, as digits (DashScope), or not at all
+        errors = [{"status": 429}, {"status": "503"}, {"code": "server_error"}, {"status": 0}, {"status": "n/a"}]
+        assert [stream_error_status(e) for e in errors] == [429, 503, 500, 500, 500]
 
     async def test_5xx_then_success(self, providers: Any, openai: tuple[OpenAIFake, FakeServer]) -> None:
         state, _ = openai
@@ -135,12 +136,9 @@ class TestImages:
 
     async def test_dall_e_url_is_downloaded(self, openai: tuple[OpenAIFake, FakeServer]) -> None:
         state, server = openai
-        built = build_providers(openai_settings(server, image_model="dall-e-3"))
-        try:
+        async with aclosing(build_providers(openai_settings(server, image_model="dall-e-3"))) as built:
             result = await built.image.generate(ImageRequest(prompt="a whale", width=1024, height=1024,
                                                              extra={"response_format": "url"}))
-        finally:
-            await built.aclose()
         assert result.images[0].mime == "image/png" and result.revised_prompt == "a whale, detailed"
         [blob] = state.seen("GET", "/blob/")
         assert "authorization" not in blob.headers  # the result host never sees the API key
@@ -148,13 +146,10 @@ class TestImages:
     async def test_expired_url(self, openai: tuple[OpenAIFake, FakeServer]) -> None:
         state, server = openai
         state.expire_results = True
-        built = build_providers(openai_settings(server, image_model="dall-e-2"))
-        try:
+        async with aclosing(build_providers(openai_settings(server, image_model="dall-e-2"))) as built:
             with pytest.raises(ProviderError) as info:
                 await built.image.generate(ImageRequest(prompt="x", width=512, height=512,
                                                         extra={"response_format": "url"}))
-        finally:
-            await built.aclose()
         assert info.value.code == "result_expired" and not info.value.retryable
 
     async def test_moderation_block_is_final(self, providers: Any, openai: tuple[OpenAIFake, FakeServer]) -> None:
@@ -168,12 +163,9 @@ class TestImages:
     async def test_read_timeout_is_not_resubmitted(self, openai: tuple[OpenAIFake, FakeServer]) -> None:
         state, server = openai
         state.slow(1.0, path="/images/generations")
-        built = build_providers(openai_settings(server, provider_read_timeout=0.3))
-        try:
+        async with aclosing(build_providers(openai_settings(server, provider_read_timeout=0.3))) as built:
             with pytest.raises(ProviderError) as info:
                 await built.image.generate(ImageRequest(prompt="x"))
-        finally:
-            await built.aclose()
         # an image POST is billed: after a read timeout it may have been made, so it is not sent again
         assert info.value.code == "provider_timeout" and info.value.retryable
         assert len(state.seen("POST", "/images/generations")) == 1
@@ -217,7 +209,7 @@ class TestRedactionAndSettings:
         state.moderation_block = True
         with pytest.raises(ProviderError):
             await providers.image.generate(ImageRequest(prompt=secret))
-        lines = [r.getMessage() + " " + repr(r.__dict__) for r in caplog.records]
+        lines = log_lines(caplog)
         assert any("provider=openai" in line for line in lines)
         for line in lines:
             assert KEY not in line and secret not in line
@@ -238,18 +230,15 @@ class TestRedactionAndSettings:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, openai: tuple[OpenAIFake, FakeServer]) -> Settings:
-    return openai_settings(openai[1], database_url=database_url, data_dir=tmp_path, media_dir=tmp_path / "media",
-                           retry_base_seconds=0.0, poll_interval_seconds=0.05, event_poll_seconds=0.05)
+    return openai_settings(openai[1], **queue_overrides(database_url, tmp_path))
 
 
 class TestThroughTheQueue:
     async def test_image_job_stores_media(self, client: httpx.AsyncClient, runtime: Runtime,
                                           openai: tuple[OpenAIFake, FakeServer]) -> None:
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {
-            "prompt": "一只狐狸", "width": 1024, "height": 1024, "count": 2}})
+        created = await post_job(client, {"prompt": "一只狐狸", "width": 1024, "height": 1024, "count": 2})
         assert created.status_code == 202, created.text
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, created)
         assert job["status"] == "succeeded", job
         result = job["result"]
         assert result["provider"] == "openai" and result["model"] == "gpt-image-1"
@@ -260,9 +249,7 @@ class TestThroughTheQueue:
                                                             openai: tuple[OpenAIFake, FakeServer]) -> None:
         state, _ = openai
         state.moderation_block = True
-        created = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "x"}})
-        await drain(runtime)
-        job = await read(runtime, created.json()["id"])
+        job = await finish(runtime, await post_job(client, {"prompt": "x"}))
         assert job["status"] == "failed" and job["attempts"] == 1
         assert "safety system" in job["error"]["message"]
         assert await runtime.blobs.list("") == []

@@ -3,7 +3,8 @@
 The picture is the request's image, or one the local image provider renders from the prompt. The clip is
 deliberately modest (short side at most 480 px, 12 fps) so it renders in a second or two on a laptop. The same
 request gives the same bytes: the camera path comes from sha256(picture, prompt, seed), the encoder runs with a
-fixed thread count and the muxer in bit-exact mode (no version strings or timestamps). Frames are encoded in
+single thread without macroblock-tree rate control, the muxer in bit-exact mode (no version strings or
+timestamps), and frame sizes keep every row free of uninitialised padding. Frames are encoded in
 batches in a thread; the progress callback is awaited after each batch.
 """
 
@@ -38,7 +39,7 @@ MIN_ASPECT, MAX_ASPECT = 1 / 3, 3.0  # an "adaptive" clip follows the picture, w
 MIN_SECONDS, MAX_SECONDS = 1.0, 10.0
 FRAMES_PER_BATCH = 6
 ZOOM = 1.3  # the end frame shows 1/ZOOM of the start frame's width
-ENCODER_THREADS = "1"  # x264 with several threads is not bit-reproducible here; one thread is fast enough at 480p
+ENCODER_THREADS = "1"  # reproducible bytes need one encoder thread; fast enough at 480p
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +51,16 @@ class _Plan:
     end: tuple[float, float, float, float]
 
 
-def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+def _aligned(value: float) -> int:
+    """Round to a multiple of 32. x264 reads a little past the visible width of each row; unless the chroma rows
+    (half the width) are a multiple of 16 bytes, that is the frame's uninitialised row padding, and the output
+    would then change from run to run."""
+    return max(32, int(round(value / 32)) * 32)
 
 
 def output_size(request: VideoRequest, source_aspect: float | None) -> tuple[int, int]:
     """Width and height of the clip: the requested ratio (or the picture's shape for ``adaptive``), short side
-    capped at 480 px, both even (yuv420p needs it)."""
+    capped at 480 px, both multiples of 32."""
     if request.ratio in RATIOS:
         rw, rh = RATIOS[request.ratio]
         aspect = rw / rh
@@ -64,8 +68,8 @@ def output_size(request: VideoRequest, source_aspect: float | None) -> tuple[int
         aspect = min(MAX_ASPECT, max(MIN_ASPECT, source_aspect or 16 / 9))
     short = min(MAX_SHORT_SIDE, RESOLUTION_SHORT_SIDE.get(request.resolution, MAX_SHORT_SIDE))
     if aspect >= 1:
-        return _even(short * aspect), _even(short)
-    return _even(short), _even(short / aspect)
+        return _aligned(short * aspect), _aligned(short)
+    return _aligned(short), _aligned(short / aspect)
 
 
 def _fit_box(src_w: int, src_h: int, aspect: float) -> tuple[float, float, float, float]:
@@ -130,7 +134,9 @@ class _Encoder:
         stream = self.container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, FPS)
-        stream.options = {"preset": "veryfast", "crf": "23", "threads": ENCODER_THREADS, "x264-params": "log=-1:threads=1:lookahead-threads=1"}
+        # one thread and no macroblock-tree rate control: with either, x264's output here differs between runs
+        stream.options = {"preset": "veryfast", "crf": "23", "threads": ENCODER_THREADS,
+                          "x264-params": "log=-1:threads=1:lookahead-threads=1:mbtree=0"}
         stream.codec_context.flags |= av.codec.context.Flags.bitexact
         stream.codec_context.thread_count = int(ENCODER_THREADS)  # PyAV's own default (auto) would win otherwise
         self.stream = stream
@@ -181,8 +187,8 @@ class LocalVideoProvider:
                 raise ProviderError("the prompt is empty", provider=self.name, code="empty_prompt")
             width, height = output_size(request, None)
             # a picture a little larger than the clip, so the zoomed-in end still has detail
-            rendered = await self.images.generate(ImageRequest(prompt=request.prompt, width=_even(width * ZOOM),
-                                                               height=_even(height * ZOOM), seed=seed))
+            rendered = await self.images.generate(ImageRequest(prompt=request.prompt, width=_aligned(width * ZOOM),
+                                                               height=_aligned(height * ZOOM), seed=seed))
             source = await asyncio.to_thread(_load, rendered.images[0].data)
         if progress is not None:
             await progress(0.05, "rendering")

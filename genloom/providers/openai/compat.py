@@ -1,6 +1,7 @@
 """The OpenAI chat-completions protocol, shared by every provider that speaks it (OpenAI, Ark's Doubao,
-DashScope's Qwen in compatible mode): plain and streamed chat (SSE chunks ending with ``data: [DONE]``, an ``{"error": …}`` chunk mid-stream is an
-error), and vision as a chat turn carrying the image as a data URL, answered with one JSON object.
+DashScope's Qwen in compatible mode): plain and streamed chat (SSE chunks ending with ``data: [DONE]``, an
+``{"error": …}`` chunk mid-stream is an error), and vision as a chat turn carrying the image as a data URL,
+answered with one JSON object. :func:`build_compat` is the ``build`` every such provider package shares.
 """
 
 from __future__ import annotations
