@@ -82,6 +82,20 @@ class TestRemote:
             assert url.startswith("https://media.example/media/uploads/") and "sig=" in url
             assert body["parameters"]["language_hints"] == ["zh"]
 
+    async def test_without_a_public_url_the_bytes_go_to_qwen3_asr(self, open_runtime: Callable[..., Any],
+                                                                  dashscope: Fake) -> None:
+        overrides = {"asr_provider": "dashscope", "dashscope_api_key": DASHSCOPE_KEY,
+                     "dashscope_base_url": dashscope.url}
+        async with open_runtime(**overrides) as rt:
+            audio = wav_bytes()
+            job_id = await create(rt, KIND, audio_asset_id=await store_input(rt, audio))
+            await drain(rt)
+            job = await get(rt, job_id)
+            assert job["status"] == "succeeded", job["error"]
+            assert job["result"]["model"] == "qwen3-asr-flash"
+            assert job["result"]["text"].startswith(f"audio {len(audio)} bytes")
+            assert not dashscope.state.seen("POST", "/asr/transcription")
+
     async def test_a_paraformer_task_failure_fails_the_job(self, open_runtime: Callable[..., Any],
                                                            dashscope: Fake) -> None:
         overrides = {"asr_provider": "dashscope", "dashscope_api_key": DASHSCOPE_KEY,
