@@ -133,4 +133,6 @@ async def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def register(kinds: KindRegistry) -> None:
-    kinds.register(JobKind(KIND, run, VideoGenerateInput))
+    # Encoding (local provider) and downloading clips are heavy: two at a time per worker unless
+    # GENLOOM_KIND_CONCURRENCY says otherwise.
+    kinds.register(JobKind(KIND, run, VideoGenerateInput, concurrency=2))
