@@ -1,5 +1,5 @@
 """A fake ComfyUI server (HTTP and WebSocket on one port) that replays the protocol recorded from ComfyUI 0.3.64
-(see /work/shared/provider-traces/comfyui/README.md):
+(the recorded exchanges are copied in tests/fakes/comfyui_traces/):
 
 - ``POST /prompt`` validates the graph like ``validate_prompt`` (400 bodies with ``node_errors``; invalid JSON
   → 500 text; a foreign ``Origin`` → 403), accepts a client-chosen ``prompt_id``, counts ``number`` on every
