@@ -63,6 +63,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     except SettingsError as exc:
         click.echo(f"genloom: {exc}", err=True)
         sys.exit(2)
+    from genloom.core.logging import configure_logging
+
+    configure_logging(settings)  # before uvicorn starts, so its first lines use our format too
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5)
 

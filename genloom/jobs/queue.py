@@ -8,7 +8,6 @@ serialises writers with ``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.ids import new_id
+from genloom.core.logging import log_job_transition
 from genloom.jobs import batch
 from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import EventType, JobStatus
 
 if TYPE_CHECKING:
     from genloom.runtime import Runtime
-
-log = logging.getLogger("genloom.jobs")
 
 jobs_t = cast(Table, Job.__table__)
 events_t = cast(Table, JobEvent.__table__)
@@ -154,7 +152,8 @@ async def enqueue(
     conn = await _connection(ex)
     await runtime.signals.notify_in_txn(conn, jobs=True, events=True)
     _wake_after_commit(ex, runtime)
-    log.info("jobs.enqueued job_id=%s kind=%s owner=%s children=%d", job_id, kind, owner_id, len(rows) - 1)
+    log_job_transition("enqueued", job_id=job_id, kind=kind, status=JobStatus.queued.value, owner=owner_id,
+                       children=len(rows) - 1)
     return job_id
 
 
@@ -218,7 +217,8 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
     claimed = [ClaimedJob(r.id, r.kind, r.owner_id, r.parent_id, r.input or {}, r.attempts, r.max_attempts, r.priority)
                for r in rows]
     for job in claimed:
-        log.info("jobs.started job_id=%s kind=%s attempt=%d worker=%s", job.id, job.kind, job.attempts, worker_id)
+        log_job_transition("started", job_id=job.id, kind=job.kind, status=JobStatus.running.value,
+                           attempt=job.attempts, worker=worker_id)
     return claimed
 
 
@@ -265,7 +265,7 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
         return set()
     now = utc_now()
     results = dict(items)
-    returning = (jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
+    returning = (jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
     done = {"status": JobStatus.succeeded.value, "progress": 100, "error": None, "finished_at": now,
             "updated_at": now, "lease_until": None}
     async with runtime.db.write() as conn:
@@ -310,7 +310,8 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
         await runtime.signals.notify_in_txn(conn, events=True)
     runtime.signals.wake_local(events=True)
     for r in rows:
-        log.info("jobs.succeeded job_id=%s worker=%s", r.id, worker_id)
+        log_job_transition("succeeded", job_id=r.id, kind=r.kind, status=JobStatus.succeeded.value,
+                           attempt=r.attempts, worker=worker_id)
     return {r.id for r in rows}
 
 
@@ -347,7 +348,7 @@ async def fail(
         row = (
             await conn.execute(
                 update(jobs_t).where(_held(job_id, worker_id)).values(**values, updated_at=now)
-                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.phase)
+                .returning(jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.phase)
             )
         ).first()
         if row is None:
@@ -359,7 +360,8 @@ async def fail(
             await batch.refresh_parent(conn, row.parent_id, now)
         await runtime.signals.notify_in_txn(conn, jobs=new_status is JobStatus.queued, events=True)
     runtime.signals.wake_local(jobs=new_status is JobStatus.queued, events=True)
-    log.info("jobs.%s job_id=%s code=%s attempt=%d", type_.value, job_id, code, cur.attempts)
+    log_job_transition(type_.value, job_id=job_id, kind=row.kind, status=new_status.value, code=code,
+                       attempt=cur.attempts)
     return new_status.value
 
 
@@ -388,7 +390,7 @@ async def _leave_running(
         row = (
             await conn.execute(
                 update(jobs_t).where(_held(job_id, worker_id)).values(**values)
-                .returning(jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.attempts)
+                .returning(jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.attempts)
             )
         ).first()
         if row is None:
@@ -401,7 +403,7 @@ async def _leave_running(
             await batch.refresh_parent(conn, row.parent_id, now)
         await runtime.signals.notify_in_txn(conn, jobs=status is JobStatus.queued, events=True)
     runtime.signals.wake_local(jobs=status is JobStatus.queued, events=True)
-    log.info("jobs.%s job_id=%s worker=%s", type_.value, job_id, worker_id)
+    log_job_transition(type_.value, job_id=job_id, kind=row.kind, status=status.value, worker=worker_id)
     return True
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.errors import Forbidden, InvalidInput
+from genloom.core.logging import log_job_transition
 from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
 from genloom.jobs import batch, queue
@@ -174,14 +175,14 @@ async def _cancel_ids(session: AsyncSession, runtime: Runtime, ids: list[str]) -
         await session.execute(
             update(jobs_t).where(jobs_t.c.id.in_(ids), jobs_t.c.status == JobStatus.queued.value, jobs_t.c.is_batch.is_(False))
             .values(status=JobStatus.canceled.value, finished_at=now, updated_at=now, cancel_requested=True)
-            .returning(jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.progress)
+            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.progress)
         )
     ).all()
     flagged = (
         await session.execute(
             update(jobs_t).where(jobs_t.c.id.in_(ids), jobs_t.c.status == JobStatus.running.value)
             .values(cancel_requested=True, updated_at=now)
-            .returning(jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.progress)
+            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.progress)
         )
     ).all()
     events = [event_row(r.id, r.owner_id, EventType.canceled, {"status": "canceled", "progress": r.progress}, now)
@@ -189,6 +190,10 @@ async def _cancel_ids(session: AsyncSession, runtime: Runtime, ids: list[str]) -
     events += [event_row(r.id, r.owner_id, EventType.log,
                          {"status": "running", "progress": r.progress, "message": "cancel requested"}, now)
                for r in flagged]
+    for r in canceled:
+        log_job_transition("canceled", job_id=r.id, kind=r.kind, status=JobStatus.canceled.value)
+    for r in flagged:
+        log_job_transition("cancel_requested", job_id=r.id, kind=r.kind, status=JobStatus.running.value)
     if events:
         await session.execute(insert(events_t), events)
         await runtime.signals.notify_in_txn(await session.connection(), events=True)
@@ -210,13 +215,15 @@ async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principa
             update(jobs_t).where(where, jobs_t.c.status.in_(retriable))
             .values(status=JobStatus.queued.value, attempts=0, error=None, result=None, run_at=now, finished_at=None,
                     cancel_requested=False, worker_id=None, lease_until=None, progress=0, phase=None, updated_at=now)
-            .returning(jobs_t.c.id, jobs_t.c.owner_id)
+            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id)
         )
     ).all()
     await session.execute(
         insert(events_t),
         [event_row(r.id, r.owner_id, EventType.queued, {"status": "queued", "progress": 0, "attempts": 0}, now) for r in rows],
     )
+    for r in rows:
+        log_job_transition("requeued", job_id=r.id, kind=r.kind, status=JobStatus.queued.value)
     if row["is_batch"]:
         await session.execute(
             update(jobs_t).where(jobs_t.c.id == job_id).values(cancel_requested=False, error=None, result=None)
