@@ -184,6 +184,17 @@ def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
         click.echo(f"{job['id']}  {job['kind']:<16} {job['status']:<10} {job['progress']:>3}%  {job['created_at']}")
 
 
+def _one_job(ctx: click.Context, action: Callable[[Any, Any, str], Awaitable[dict[str, Any]]], job_id: str) -> dict[str, Any]:
+    """Run ``action(session, runtime, job_id)`` in a write session as the system principal."""
+    settings = _settings(ctx)
+
+    async def go(rt: Any) -> dict[str, Any]:
+        async with rt.db.session() as s:
+            return await action(s, rt, job_id)
+
+    return _guard(lambda: _run(lambda: _with_runtime(settings, go)))
+
+
 @jobs.command("show")
 @click.argument("job_id")
 @click.pass_context
@@ -192,13 +203,8 @@ def jobs_show(ctx: click.Context, job_id: str) -> None:
     from genloom.core.principal import SYSTEM
     from genloom.jobs import service
 
-    settings = _settings(ctx)
-
-    async def go(rt: Any) -> dict[str, Any]:
-        async with rt.db.read_session() as s:
-            return await service.get_job(s, SYSTEM, job_id)
-
-    click.echo(json.dumps(_guard(lambda: _run(lambda: _with_runtime(settings, go))), ensure_ascii=False, indent=2))
+    job = _one_job(ctx, lambda s, _rt, jid: service.get_job(s, SYSTEM, jid), job_id)
+    click.echo(json.dumps(job, ensure_ascii=False, indent=2))
 
 
 @jobs.command("cancel")
@@ -209,13 +215,7 @@ def jobs_cancel(ctx: click.Context, job_id: str) -> None:
     from genloom.core.principal import SYSTEM
     from genloom.jobs import service
 
-    settings = _settings(ctx)
-
-    async def go(rt: Any) -> dict[str, Any]:
-        async with rt.db.session() as s:
-            return await service.cancel_job(s, rt, SYSTEM, job_id)
-
-    job = _guard(lambda: _run(lambda: _with_runtime(settings, go)))
+    job = _one_job(ctx, lambda s, rt, jid: service.cancel_job(s, rt, SYSTEM, jid), job_id)
     click.echo(f"{job['id']} {job['status']}")
 
 

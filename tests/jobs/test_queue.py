@@ -119,7 +119,8 @@ async def test_cancel_queued(runtime: Runtime) -> None:
             await service.cancel_job(s, runtime, ANONYMOUS, job["id"])
 
 
-async def test_cancel_running(runtime: Runtime) -> None:
+async def start_long_job(runtime: Runtime) -> tuple[dict, Worker, asyncio.Event, asyncio.Task[None]]:
+    """A 30-second sleep job, held by a running worker."""
     job = await create(runtime, kind="sleep", input={"seconds": 30})
     stop = asyncio.Event()
     w = Worker(runtime, concurrency=1)
@@ -128,6 +129,11 @@ async def test_cancel_running(runtime: Runtime) -> None:
         if (await get(runtime, job["id"]))["status"] == "running":
             break
         await asyncio.sleep(0.02)
+    return job, w, stop, task
+
+
+async def test_cancel_running(runtime: Runtime) -> None:
+    job, w, stop, task = await start_long_job(runtime)
     async with runtime.db.session() as s:
         flagged = await service.cancel_job(s, runtime, ANONYMOUS, job["id"])
     assert flagged["status"] == "running"
@@ -287,14 +293,7 @@ async def test_per_kind_concurrency(settings, runtime: Runtime) -> None:
 
 
 async def test_shutdown_releases_running_jobs(runtime: Runtime) -> None:
-    job = await create(runtime, kind="sleep", input={"seconds": 30})
-    stop = asyncio.Event()
-    w = Worker(runtime, concurrency=1)
-    task = asyncio.create_task(w.run(stop))
-    for _ in range(200):
-        if (await get(runtime, job["id"]))["status"] == "running":
-            break
-        await asyncio.sleep(0.02)
+    job, w, stop, task = await start_long_job(runtime)
     stop.set()
     await task
     await w.shutdown(0.1)
