@@ -102,16 +102,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """The per-test settings: a tmp data folder, no retry delay, fast polling; ``overrides`` on top."""
+    base: dict[str, Any] = {
+        "database_url": database_url, "data_dir": tmp_path, "media_dir": tmp_path / "media",
+        "retry_base_seconds": 0.0, "poll_interval_seconds": 0.05, "event_poll_seconds": 0.05,
+    }
+    return make_settings(**(base | overrides))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        media_dir=tmp_path / "media",
-        retry_base_seconds=0.0,
-        poll_interval_seconds=0.05,
-        event_poll_seconds=0.05,
-    )
+    return settings_for(database_url, tmp_path)
 
 
 @pytest.fixture

@@ -39,20 +39,44 @@ _MARK = "_genloom_handler"  # set on the handlers configure_logging installs, so
 # Secrets that may appear in free text. Order matters: the key=value rule runs last so that
 # "Authorization: Bearer x" is handled by the bearer rule first.
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]"),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-[REDACTED]"),
+    # the password in a URL's user info: postgresql://user:pw@host, redis://:pw@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+@"), r"\1[REDACTED]@"),
     (
+        # no \b before the name: client_secret=, db_password=, x_api_key= are secrets too
         re.compile(
-            r"(?i)\b(api[_-]?key|access[_-]?token|refresh[_-]?token|token|password|secret|sig|signature"
-            r"|x-amz-signature|x-amz-credential|x-amz-security-token)(\"?\s*[=:]\s*\"?)([^\s&\"',;}]+)"
+            r"(?i)(?<![A-Za-z0-9])(api[_-]?key|access[_-]?token|refresh[_-]?token|token|password|passwd|secret|sig"
+            r"|signature|x-amz-signature|x-amz-credential|x-amz-security-token)"
+            r"([\"']?\s*[=:]\s*[\"']?)([^\s&\"',;}]+)"
         ),
         r"\1\2[REDACTED]",
     ),
 )
+#: literal secret values (API keys, passwords from settings) that have no recognisable shape, see register_secrets
+_known_secrets: tuple[str, ...] = ()
+MIN_SECRET_LENGTH = 8  # shorter values would blank out ordinary words
 
 
-def redact(text: str) -> str:
-    """Replace obvious secrets in ``text`` with ``[REDACTED]``."""
+def secret_values(settings: Any) -> tuple[str, ...]:
+    """The values of ``settings``' secret fields (those hidden from its repr), longest first."""
+    fields = getattr(type(settings), "model_fields", {})
+    values = {str(getattr(settings, name, "") or "") for name, info in fields.items() if info.repr is False}
+    return tuple(sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def register_secrets(values: Any) -> None:
+    """Also redact these exact values everywhere (configure_logging registers the configured keys)."""
+    global _known_secrets
+    merged = set(_known_secrets) | {str(v) for v in values if v and len(str(v)) >= MIN_SECRET_LENGTH}
+    _known_secrets = tuple(sorted(merged, key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace obvious secrets, the registered secret values and ``secrets`` in ``text`` with ``[REDACTED]``."""
+    for value in (*secrets, *_known_secrets):
+        if value in text:
+            text = text.replace(value, "[REDACTED]")
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
@@ -151,6 +175,7 @@ def configure_logging(settings: Any) -> None:
     capture, uvicorn's) are left alone.
     """
     unconfigure_logging()
+    register_secrets(secret_values(settings))
     root = logging.getLogger()
     fmt = str(getattr(settings, "log_format", "text"))
     handlers: list[logging.Handler] = [logging.StreamHandler(_utf8_stderr())]

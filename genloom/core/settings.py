@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000", "http://localhost:5173"],
         validation_alias=_alias("GENLOOM_CORS_ORIGINS", "CORS_ORIGINS"),
     )
-    secret_key: str = Field(default="dev-insecure-secret-change-me", validation_alias=_alias("GENLOOM_SECRET_KEY", "SECRET_KEY"))
+    secret_key: str = Field(default="dev-insecure-secret-change-me", repr=False, validation_alias=_alias("GENLOOM_SECRET_KEY", "SECRET_KEY"))
 
     # --- logging -------------------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias=_alias("GENLOOM_LOG_LEVEL", "LOG_LEVEL"))
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     test_db_host: str = Field(default="", validation_alias=_alias("TEST_DB_HOST"))
     test_db_port: int = Field(default=5432, validation_alias=_alias("TEST_DB_PORT"))
     test_db_user: str = Field(default="", validation_alias=_alias("TEST_DB_USER"))
-    test_db_password: str = Field(default="", validation_alias=_alias("TEST_DB_PASSWORD"))
+    test_db_password: str = Field(default="", repr=False, validation_alias=_alias("TEST_DB_PASSWORD"))
     test_db_name: str = Field(default="", validation_alias=_alias("TEST_DB_NAME"))
 
     # --- redis ---------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     s3_region: str = Field(default="us-east-1", validation_alias=_alias("GENLOOM_S3_REGION", "S3_REGION"))
     s3_bucket: str = Field(default="", validation_alias=_alias("GENLOOM_S3_BUCKET", "S3_BUCKET"))
     s3_access_key_id: str = Field(default="", validation_alias=_alias("GENLOOM_S3_ACCESS_KEY_ID", "S3_ACCESS_KEY_ID"))
-    s3_secret_access_key: str = Field(default="", validation_alias=_alias("GENLOOM_S3_SECRET_ACCESS_KEY", "S3_SECRET_ACCESS_KEY"))
+    s3_secret_access_key: str = Field(default="", repr=False, validation_alias=_alias("GENLOOM_S3_SECRET_ACCESS_KEY", "S3_SECRET_ACCESS_KEY"))
     s3_force_path_style: bool = Field(default=False, validation_alias=_alias("GENLOOM_S3_FORCE_PATH_STYLE", "S3_FORCE_PATH_STYLE"))
     s3_prefix: str = Field(default="", validation_alias=_alias("GENLOOM_S3_PREFIX", "S3_PREFIX"))
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.ids import new_id
-from genloom.core.logging import log_job_transition
+from genloom.core.logging import log_job_transition, redact, secret_values
 from genloom.jobs import batch
 from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import EventType, JobStatus
@@ -334,7 +334,8 @@ async def fail(
         ).first()
         if cur is None:
             return None
-        error = {"code": code, "message": message[:2000], "retryable": retryable}
+        # stored, streamed to clients and shown in UIs: never with a key a client library put in its exception
+        error = {"code": code, "message": redact(message, secret_values(settings))[:2000], "retryable": retryable}
         if retryable and cur.attempts < cur.max_attempts:
             delay = backoff_seconds(cur.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds,
                                     retry_after=retry_after)

@@ -12,22 +12,15 @@ from genloom.core.principal import SYSTEM
 from genloom.core.settings import Settings
 from genloom.identity import service
 from genloom.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import settings_for
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        media_dir=tmp_path / "media",
-        retry_base_seconds=0.0,
-        poll_interval_seconds=0.05,
-        event_poll_seconds=0.05,
-        login_max_failures=3,
-        login_lockout_seconds=600,
+    return settings_for(
+        database_url, tmp_path, login_max_failures=3, login_lockout_seconds=600,
         secret_key="test-secret-key-for-identity-tests",
     )
 
