@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import TERMINAL, EventType, JobStatus
-
-jobs_t = cast(Table, Job.__table__)
-events_t = cast(Table, JobEvent.__table__)
+from genloom.jobs.tables import events_t, jobs_t
 
 
 async def child_counts(conn: Any, parent_ids: list[str]) -> dict[str, dict[str, int]]:

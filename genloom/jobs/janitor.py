@@ -13,8 +13,8 @@ from sqlalchemy import delete, insert, select, update
 from genloom.core.db import utc_now
 from genloom.jobs import batch
 from genloom.jobs.models import WorkerRow
-from genloom.jobs.queue import event_row, events_t, jobs_t
 from genloom.jobs.states import TERMINAL, EventType, JobStatus
+from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
     from genloom.runtime import Runtime

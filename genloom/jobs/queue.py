@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, Table, and_, case, column, func, insert, select, update, values
+from sqlalchemy import String, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -21,14 +21,12 @@ from genloom.core.db import utc_now
 from genloom.core.ids import new_id
 from genloom.core.logging import log_job_transition, redact, secret_values
 from genloom.jobs import batch
-from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import EventType, JobStatus
+from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
     from genloom.runtime import Runtime
 
-jobs_t = cast(Table, Job.__table__)
-events_t = cast(Table, JobEvent.__table__)
 Executor = AsyncSession | AsyncConnection
 
 #: columns a worker needs to run a job
@@ -50,10 +48,6 @@ class ClaimedJob:
     priority: int
 
 
-def event_row(job_id: str, owner_id: str, type_: EventType, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"job_id": job_id, "owner_id": owner_id, "type": type_.value, "data": data, "created_at": now}
-
-
 def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter; a provider's Retry-After is a floor, never shortened."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
@@ -64,28 +58,6 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float
 
 
 # --- enqueue ------------------------------------------------------------------------------------------------
-
-
-def _wake_after_commit(session: Executor, runtime: Runtime) -> None:
-    """Wake this process's workers and hub once the caller's transaction commits (never before)."""
-    from sqlalchemy import event
-
-    if not isinstance(session, AsyncSession):
-        return
-    sync = session.sync_session
-    if sync.info.get("genloom_wake"):
-        return
-    sync.info["genloom_wake"] = True
-
-    def _fire(s: Any) -> None:
-        s.info.pop("genloom_wake", None)
-        runtime.signals.wake_local(jobs=True, events=True)
-
-    def _reset(s: Any) -> None:
-        s.info.pop("genloom_wake", None)
-
-    event.listen(sync, "after_commit", _fire, once=True)
-    event.listen(sync, "after_soft_rollback", _reset, once=True)
 
 
 async def find_idempotent(ex: Executor, runtime: Runtime, owner_id: str, key: str) -> str | None:
@@ -151,7 +123,7 @@ async def enqueue(
     await ex.execute(insert(events_t), [event_row(r["id"], owner_id, EventType.queued, queued, now) for r in rows])
     conn = await _connection(ex)
     await runtime.signals.notify_in_txn(conn, jobs=True, events=True)
-    _wake_after_commit(ex, runtime)
+    runtime.signals.wake_after_commit(ex)
     log_job_transition("enqueued", job_id=job_id, kind=kind, status=JobStatus.queued.value, owner=owner_id,
                        children=len(rows) - 1)
     return job_id

@@ -20,8 +20,8 @@ from genloom.core.principal import Principal, may_manage, may_read, owner_clause
 from genloom.jobs import batch, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job
-from genloom.jobs.queue import event_row, events_t, jobs_t
 from genloom.jobs.states import ACTIVE, TERMINAL, EventType, JobStatus
+from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
     from genloom.runtime import Runtime
@@ -197,7 +197,7 @@ async def _cancel_ids(session: AsyncSession, runtime: Runtime, ids: list[str]) -
     if events:
         await session.execute(insert(events_t), events)
         await runtime.signals.notify_in_txn(await session.connection(), events=True)
-        queue._wake_after_commit(session, runtime)
+        runtime.signals.wake_after_commit(session)
 
 
 async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principal, job_id: str) -> dict[str, Any]:
@@ -230,7 +230,7 @@ async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principa
         )
         await batch.refresh_parent(await session.connection(), job_id, now)
     await runtime.signals.notify_in_txn(await session.connection(), jobs=True, events=True)
-    queue._wake_after_commit(session, runtime)
+    runtime.signals.wake_after_commit(session)
     return await get_job(session, principal, job_id)
 
 

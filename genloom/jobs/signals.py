@@ -26,9 +26,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import Database
 from genloom.core.settings import Settings
@@ -94,6 +94,26 @@ class Signals:
                 self._publish_pending.add(EVENTS_CHANNEL)
             if self._publish_pending and (self._publisher is None or self._publisher.done()) and self._loop:
                 self._publisher = self._loop.create_task(self._publish())
+
+    def wake_after_commit(self, session: object) -> None:
+        """Call ``wake_local(jobs=True, events=True)`` once ``session`` (an AsyncSession) commits — never before,
+        so a worker cannot look for a job the request has not committed yet. Once per transaction."""
+        if not isinstance(session, AsyncSession):
+            return
+        sync = session.sync_session
+        if sync.info.get("genloom_wake"):
+            return
+        sync.info["genloom_wake"] = True
+
+        def _fire(s: Any) -> None:
+            s.info.pop("genloom_wake", None)
+            self.wake_local(jobs=True, events=True)
+
+        def _reset(s: Any) -> None:
+            s.info.pop("genloom_wake", None)
+
+        event.listen(sync, "after_commit", _fire, once=True)
+        event.listen(sync, "after_soft_rollback", _reset, once=True)
 
     def _set(self, *, jobs: bool, events: bool) -> None:
         if jobs:

@@ -1,0 +1,79 @@
+"""Owner isolation on the native streams (SSE /v1/events, /v1/jobs/{id}/events, WS /v1/ws) and asset deletion,
+in the auth modes that make callers distinct and with identities sent in open mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from genloom.core.settings import AuthMode
+from genloom.runtime import Runtime
+from tests.conftest import drain
+from tests.identity.conftest import bearer, create_user, login
+
+
+async def _callers(client: httpx.AsyncClient, runtime: Runtime, mode: str, who: str) -> tuple[dict[str, str], dict[str, str]]:
+    runtime.settings.auth_mode_native = AuthMode(mode)
+    runtime.settings.heartbeat_seconds = 0.2
+    if who == "client":
+        return {"X-Client-Id": "device-aaaa-1"}, {"X-Client-Id": "device-bbbb-2"}
+    await create_user(runtime, "alice")
+    await create_user(runtime, "bob")
+    return bearer(await login(client, "alice")), bearer(await login(client, "bob"))
+
+
+async def _sse_until_ping(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -> str:
+    """The replayed part of an SSE stream: everything before its first heartbeat."""
+    text = ""
+    async with http.stream("GET", path, headers=headers, params={"after": 0}) as r:
+        assert r.status_code == 200
+        async for chunk in r.aiter_text():
+            text += chunk
+            if ": ping" in text:
+                break
+    return text
+
+
+CASES = [("open", "client"), ("client", "client"), ("user", "user"), ("open", "user")]
+
+
+@pytest.mark.parametrize("mode, who", CASES)
+async def test_streams_and_assets_are_owner_scoped(client: httpx.AsyncClient, runtime: Runtime, live_server: Any,
+                                                    mode: str, who: str) -> None:
+    a, b = await _callers(client, runtime, mode, who)
+    image = (await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "fox", "width": 64,
+                                                                                     "height": 64}}, headers=a)).json()
+    await drain(runtime)
+    assets = (await client.get("/v1/assets", params={"job_id": image["id"]}, headers=a)).json()["items"]
+    assert assets
+    for asset in assets:
+        r = await client.delete(f"/v1/assets/{asset['id']}", headers=b)
+        assert r.status_code == 404 and r.json()["code"] == "asset_not_found"
+    assert (await client.get(f"/v1/assets/{assets[0]['id']}", headers=a)).status_code == 200
+    async with live_server(workers=0) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=20) as http:
+            seen_b = await asyncio.wait_for(_sse_until_ping(http, "/v1/events", b), 20)
+            seen_a = await asyncio.wait_for(_sse_until_ping(http, "/v1/events", a), 20)
+            r = await http.get(f"/v1/jobs/{image['id']}/events", headers=b)
+            assert r.status_code == 404 and r.json()["code"] == "job_not_found"
+        assert image["id"] in seen_a and image["id"] not in seen_b
+        if mode == "open":
+            async with httpx.AsyncClient(base_url=url, timeout=20) as http:
+                assert image["id"] not in await asyncio.wait_for(_sse_until_ping(http, "/v1/events", {}), 20)
+        ws_url = url.replace("http://", "ws://") + "/v1/ws"
+        query = (f"?token={b['Authorization'].split()[1]}" if who == "user" else "?client_id=device-bbbb-2")
+        async with connect(ws_url + query) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "jobs": [image["id"]], "after": 0}))
+            got: list[dict[str, Any]] = []
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                if msg.get("type") == "heartbeat":
+                    break
+                got.append(msg)
+        assert got and all(m.get("type") == "error" and m.get("code") == "job_not_found" for m in got), got
+        assert image["id"] not in json.dumps([m for m in got if m.get("type") != "error"])
