@@ -6,14 +6,18 @@ app expects another error shape registers a renderer for its paths (:func:`regis
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genloom.core.errors import GenloomError, InvalidInput, Unavailable
 
@@ -111,6 +115,104 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+    # Appended rather than added: innermost, so refusals still pass request logging and CORS.
+    app.user_middleware.append(Middleware(RejectNulCharacters, renderers=renderers))
+
+
+# --- NUL characters ---------------------------------------------------------------------------------------
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RejectNulCharacters:
+    """Refuse U+0000 in the path, the query or a JSON body's strings with a 400 naming the field.
+
+    PostgreSQL text and jsonb cannot hold U+0000 (the driver raises mid-request, which would be a 500) and no
+    field of any surface means it, so it is refused before any route runs, the same on every database.
+    """
+
+    def __init__(self, app: ASGIApp, renderers: ErrorRenderers) -> None:
+        self.app = app
+        self.renderers = renderers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = _nul_in_url(scope)
+        if field is None and scope["method"] in _BODY_METHODS and _is_json(scope):
+            messages = await _read_body(receive)
+            receive = _replay(messages, receive)
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            field = _nul_in_json(body)
+        if field is None:
+            await self.app(scope, receive, send)
+            return
+        err = InvalidInput(f"{field}: must not contain NUL (\\u0000) characters", field=field,
+                           code="invalid_characters")
+        await self.renderers.render(Request(scope), err)(scope, receive, send)
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope["path"]:
+        return "path"
+    raw: bytes = scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return None
+    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            return key if "\x00" not in key else "query"
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    # FastAPI parses a body without Content-Type as JSON too.
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True
+
+
+async def _read_body(receive: Receive) -> list[Message]:
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+def _nul_in_json(body: bytes) -> str | None:
+    if b"\\u0000" not in body:  # cheap pre-check; most bodies never parse twice
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None  # the route answers invalid JSON in its own way
+    return _nul_path(doc, [])
+
+
+def _nul_path(value: Any, path: list[str]) -> str | None:
+    if isinstance(value, str):
+        return (".".join(path) or "body") if "\x00" in value else None
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return ".".join(path) or "body"
+        found = _nul_path(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
 
 
 def is_unavailable(exc: BaseException) -> bool:

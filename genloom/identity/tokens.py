@@ -68,7 +68,9 @@ def decode_access(settings: Settings, token: str) -> AccessClaims:
     except jwt.InvalidTokenError:
         raise InvalidToken() from None
     sub, ver = claims.get("sub"), claims.get("ver", 0)
-    if claims.get("typ") != ACCESS_TYPE or not isinstance(sub, str) or not is_uuid(sub) or not isinstance(ver, int):
+    # bool is an int subclass: ``"ver": true`` must not pass for version 1
+    if (claims.get("typ") != ACCESS_TYPE or not isinstance(sub, str) or not is_uuid(sub) or not isinstance(ver, int)
+            or isinstance(ver, bool)):
         raise InvalidToken()
     return AccessClaims(user_id=sub, token_version=ver, expires_at=datetime.fromtimestamp(claims["exp"]).astimezone())
 

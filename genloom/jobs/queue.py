@@ -96,6 +96,9 @@ async def enqueue(
 
     Runs inside the caller's transaction; workers are woken after it commits. Returns the job id (for a
     repeated Idempotency-Key, the id of the first job)."""
+    # An empty key (a bare "Idempotency-Key:" header) means no key: stored as "", the second such request
+    # would skip the lookup below yet hit the unique (owner_id, idempotency_key) index.
+    idempotency_key = idempotency_key or None
     if idempotency_key:
         existing = await find_idempotent(ex, runtime, owner_id, idempotency_key)
         if existing is not None:

@@ -37,6 +37,13 @@ class ImageGenerateInput(BaseModel):
     count: int = Field(default=1, ge=1, le=4)
     workflow: str | None = Field(default=None, max_length=100)
     style: str | None = Field(default=None, max_length=200)
+    #: the image model (provider-specific name); the configured GENLOOM_IMAGE_MODEL when absent
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+    #: sampler steps and guidance (CFG) scale, for providers that take them (ComfyUI, Make)
+    steps: int | None = Field(default=None, ge=1, le=150)
+    cfg: float | None = Field(default=None, ge=0, le=30)
+    #: let the text provider rewrite the prompt (seed 002's ``user_polish``); false sends it as written
+    polish: bool = True
 
     @field_validator("prompt")
     @classmethod
@@ -47,6 +54,8 @@ class ImageGenerateInput(BaseModel):
 
 
 async def _final_prompt(ctx: JobContext, params: ImageGenerateInput) -> tuple[str, str]:
+    if not params.polish:
+        return params.prompt, (params.negative_prompt or "").strip()
     system = PROMPT_SYSTEM
     if params.style:
         system += f"\nstyle: {params.style}"
@@ -76,7 +85,8 @@ async def run(ctx: JobContext) -> dict[str, Any]:
 
     generated = await runtime.providers.image.generate(
         ImageRequest(prompt=final, negative_prompt=negative, width=params.width, height=params.height, seed=seed,
-                     count=params.count, workflow=params.workflow),
+                     count=params.count, workflow=params.workflow, model=params.model, steps=params.steps,
+                     extra={"cfg": params.cfg} if params.cfg is not None else {}),
         progress=on_progress,
     )
 

@@ -76,6 +76,22 @@ class TestTasks:
         r = await client.get(f"/v1/jobs/{first['id']}/rating", headers=auth)
         assert r.status_code == 404 and r.json()["code"] == "rating_not_found"
 
+    async def test_model_steps_cfg_and_polish_reach_the_subtasks(self, client: httpx.AsyncClient,
+                                                                 runtime: Runtime) -> None:
+        await create_user(runtime, "lin")
+        auth = bearer(await login(client, "lin"))
+        setting = {"lumina_model_name": {"value": "local-render-v1", "is_variable": False, "variable_id": None},
+                   "lumina_cfg": 5.5, "lumina_step": 30, "user_polish": False}
+        r = await client.post("/v1/jobs", json={"kind": "image.generate", "inputs": [{"prompt": "一只猫"}],
+                                                "setting": setting}, headers=auth)
+        assert r.status_code == 202, r.text
+        [child] = (await client.get("/v1/jobs", params={"parent_id": r.json()["id"]}, headers=auth)).json()["items"]
+        assert {k: child["input"][k] for k in ("model", "cfg", "steps", "polish")} == {
+            "model": "local-render-v1", "cfg": 5.5, "steps": 30, "polish": False}
+        await drain(runtime)
+        done = (await client.get(f"/v1/jobs/{child['id']}", headers=auth)).json()
+        assert done["status"] == "succeeded" and done["result"]["prompt"]["final"] == "一只猫"  # not rewritten
+
     async def test_mine_and_admin_lists(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         await create_user(runtime, "mei")
         await create_user(runtime, "boss", admin=True)
@@ -99,8 +115,8 @@ class TestTasks:
         ({"batch_size": 9}, "setting.batch_size"),
         ({"seed": -1}, "setting.seed"),
         ({"make_api_queue": "staging"}, "setting.make_api_queue"),
-        ({"model": "lumina-2"}, "setting.model"),  # image.generate cannot honour a model choice: refused, not dropped
-        ({"cfg": 7.5}, "setting.cfg"),
+        ({"make_api_queue": "dev"}, "setting.queue"),  # a deployment setting (MAKE_API_QUEUE): refused, not dropped
+        ({"cfg": 31}, "setting.cfg"),
         ({"colour": "red"}, "setting.colour"),
     ])
     async def test_bad_settings(self, client: httpx.AsyncClient, runtime: Runtime, setting: dict, field: str) -> None:

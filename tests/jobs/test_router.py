@@ -78,6 +78,20 @@ async def test_cancel_retry_and_idempotency(client: httpx.AsyncClient, runtime: 
         assert r.status_code == 404 and r.json()["code"] == "job_not_found"
 
 
+async def test_empty_idempotency_key_is_no_key(client: httpx.AsyncClient) -> None:
+    # A bare "Idempotency-Key:" header used to be stored as "" and crash the second request on the unique index.
+    ids = []
+    for _ in range(2):
+        r = await client.post("/v1/jobs", json={"kind": "noop", "input": {}}, headers={"Idempotency-Key": ""})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    assert ids[0] != ids[1]
+    tasks = [await client.post("/tasks/generate", json={"prompts": {"zh": "竹林"}}, headers={"Idempotency-Key": ""})
+             for _ in range(2)]
+    assert [t.status_code for t in tasks] == [202, 202], tasks[1].text
+    assert tasks[0].json()["data"]["taskId"] != tasks[1].json()["data"]["taskId"]
+
+
 async def test_batch_over_http(client: httpx.AsyncClient, runtime: Runtime) -> None:
     r = await client.post("/v1/jobs", json={"kind": "image.generate", "inputs": [{"prompt": "a"}, {"prompt": "b", "width": 64, "height": 64}]})
     assert r.status_code == 202

@@ -44,6 +44,14 @@ async def test_submit_poll_download(make_image: Any, make_api: Fake) -> None:
     assert (body["width"], body["height"], body["seed"]) == (512, 512, 5)
     assert len(make_api.state.seen("GET", "/v1/artifact/task/")) >= 2
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "client_args" not in body
+
+
+async def test_lumina_client_args(make_image: Any, make_api: Fake) -> None:
+    request = ImageRequest(prompt="a cat", width=512, height=512, seed=5, model="lumina-2", steps=30, extra={"cfg": 5.5})
+    await make_image.generate(request)
+    body = make_api.state.seen("POST", "/v3/make_image")[0].json()
+    assert body["client_args"] == {"ckpt_name": "lumina-2", "cfg": 5.5, "steps": 30}
 
 
 async def test_polling_gives_up_after_max_attempts(provider_settings: Callable[..., Settings], make_api: Fake) -> None:

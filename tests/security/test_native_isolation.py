@@ -19,6 +19,7 @@ from tests.identity.conftest import bearer, create_user, login
 
 async def _callers(client: httpx.AsyncClient, runtime: Runtime, mode: str, who: str) -> tuple[dict[str, str], dict[str, str]]:
     runtime.settings.auth_mode_native = AuthMode(mode)
+    runtime.settings.auth_mode_studio = AuthMode(mode)
     runtime.settings.heartbeat_seconds = 0.2
     if who == "client":
         return {"X-Client-Id": "device-aaaa-1"}, {"X-Client-Id": "device-bbbb-2"}
@@ -55,6 +56,11 @@ async def test_streams_and_assets_are_owner_scoped(client: httpx.AsyncClient, ru
         r = await client.delete(f"/v1/assets/{asset['id']}", headers=b)
         assert r.status_code == 404 and r.json()["code"] == "asset_not_found"
     assert (await client.get(f"/v1/assets/{assets[0]['id']}", headers=a)).status_code == 200
+    # Studio's status poll (a hot path that skips routing) is scoped the same way
+    hidden = await client.get(f"/api/status/{image['id']}", headers=b)
+    unknown = await client.get("/api/status/0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b", headers=b)
+    assert hidden.status_code == unknown.status_code == 404 and hidden.json() == unknown.json()
+    assert (await client.get(f"/api/status/{image['id']}", headers=a)).json()["status"] == "finished"
     async with live_server(workers=0) as url:
         async with httpx.AsyncClient(base_url=url, timeout=20) as http:
             seen_b = await asyncio.wait_for(_sse_until_ping(http, "/v1/events", b), 20)

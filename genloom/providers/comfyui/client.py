@@ -100,7 +100,7 @@ class ComfyUIImage:
         seed = request.seed if request.seed is not None else random.randint(0, 2**31 - 1)
         graph = workflow.build(prompt=request.prompt, negative_prompt=request.negative_prompt, seed=seed,
                                width=request.width, height=request.height, steps=request.steps,
-                               batch_size=max(1, request.count))
+                               batch_size=max(1, request.count), cfg=request.extra.get("cfg"))
         client_id = uuid.uuid4().hex
         watch = PromptWatch(prompt_id=str(uuid.uuid4()))
         async with open_events(f"{self.ws_base}/ws?clientId={client_id}",

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 BUILTIN_DIR = Path(__file__).with_name("workflows")
-PARAMS = ("prompt", "negative_prompt", "seed", "steps", "width", "height", "batch_size")
+PARAMS = ("prompt", "negative_prompt", "seed", "steps", "cfg", "width", "height", "batch_size")
 SAMPLERS = {"KSampler": ("seed", "steps"), "KSamplerAdvanced": ("noise_seed", "steps")}
 LATENTS = {"EmptyLatentImage", "EmptySD3LatentImage"}
 TEXT_ENCODERS = {"CLIPTextEncode": ("text",), "CLIPTextEncodeSDXL": ("text_g", "text_l")}
@@ -50,7 +50,7 @@ class Workflow:
     source: str = ""
 
     def build(self, *, prompt: str, negative_prompt: str, seed: int, width: int | None, height: int | None,
-              steps: int | None, batch_size: int = 1) -> dict[str, Any]:
+              steps: int | None, batch_size: int = 1, cfg: float | None = None) -> dict[str, Any]:
         """A fresh graph with the request's values in place (the template itself is never changed)."""
         graph = copy.deepcopy(self.graph)
         values: dict[str, Any] = {
@@ -58,6 +58,7 @@ class Workflow:
             "negative_prompt": negative_prompt,
             "seed": seed,
             "steps": steps or self.defaults.get("steps"),
+            "cfg": cfg if cfg is not None else self.defaults.get("cfg"),
             "width": _snap(width or self.defaults.get("width")),
             "height": _snap(height or self.defaults.get("height")),
             "batch_size": batch_size,
@@ -139,6 +140,7 @@ def _discover(graph: dict[str, Any]) -> dict[str, list[Binding]]:
             seed_input, steps_input = SAMPLERS[kind]
             add("seed", node_id, (seed_input,))
             add("steps", node_id, (steps_input,))
+            add("cfg", node_id, ("cfg",))  # both samplers name their guidance scale "cfg"
             for link_input, param in (("positive", "prompt"), ("negative", "negative_prompt")):
                 link = inputs.get(link_input)
                 target = graph.get(str(link[0])) if isinstance(link, list) and link else None

@@ -90,6 +90,11 @@ class MakeImage:
                     "rawPrompt": [{"type": "freetext", "value": request.prompt, "weight": 1}],
                     "meta": {"entrance": "PICTURE,PURE"}, "negative_freetext": request.negative_prompt,
                     "advanced_translator": False, "context_model_series": None}
+            # The Lumina (ops) queue takes its checkpoint and sampler settings here; absent ones stay unset.
+            client_args = {name: value for name, value in (("ckpt_name", request.model), ("cfg", request.extra.get("cfg")),
+                                                           ("steps", request.steps)) if value is not None}
+            if client_args:
+                body["client_args"] = client_args
         if seed is not None:
             body["seed"] = seed
         return body

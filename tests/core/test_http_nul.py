@@ -1,0 +1,42 @@
+"""U+0000 in a path, query or JSON body is bad input (400 naming the field), never a database crash."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from genloom.jobs.models import Job, JobEvent
+from genloom.runtime import Runtime
+
+
+async def test_native_surface_refuses_nul(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    r = await client.get("/v1/jobs", params={"kind": "a\x00b"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "invalid_characters" and r.json()["field"] == "kind"
+    r = await client.get("/v1/jobs/a%00b")
+    assert r.status_code == 400 and r.json()["field"] == "path"
+    r = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "a\x00b"}})
+    assert r.status_code == 400 and r.json()["field"] == "input.prompt", r.text
+    r = await client.post("/v1/jobs", json={"kind": "noop", "inputs": [{}, {"x\x00": 1}]})
+    assert r.status_code == 400 and r.json()["field"] == "inputs.1"
+    async with runtime.db.read_session() as s:
+        assert (await s.execute(select(Job.id))).all() == []
+        assert (await s.execute(select(JobEvent.id))).all() == []
+    # an escaped backslash before "u0000" is plain text, not NUL
+    ok = await client.post("/v1/jobs", content=b'{"kind": "image.generate", "input": {"prompt": "C:\\\\u0000"}}',
+                           headers={"content-type": "application/json"})
+    assert ok.status_code == 202, ok.text
+
+
+async def test_studio_and_cinemind_refuse_nul_in_their_shapes(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    r = await client.post("/api/generate", json={"prompt": "a\x00b"})
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid_characters" and r.json()["field"] == "prompt" and r.json()["error"]
+    r = await client.get("/nodes", params={"q": "a\x00"})
+    body = r.json()
+    assert r.status_code == 400 and body["code"] != 0 and body["message"], body
+    assert body["data"]["error"] == "invalid_characters" and body["data"]["field"] == "q"
+    r = await client.post("/tasks/generate", json={"prompts": {"zh": "竹林\x00"}})
+    assert r.status_code == 400 and r.json()["data"]["field"] == "prompts.zh"
+    async with runtime.db.read_session() as s:
+        assert (await s.execute(select(Job.id))).all() == []
