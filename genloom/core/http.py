@@ -115,8 +115,10 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
-    # Appended rather than added: innermost, so refusals still pass request logging and CORS.
-    app.user_middleware.append(Middleware(RejectNulCharacters, renderers=renderers))
+    # Appended rather than added: innermost, so refusals still pass request logging and CORS. Presigned uploads
+    # (PUT /media/…) stream file bytes, which may hold anything: their bodies are neither read nor checked here.
+    app.user_middleware.append(Middleware(RejectNulCharacters, renderers=renderers,
+                                          skip_body=path_startswith("/media/")))
 
 
 # --- NUL characters ---------------------------------------------------------------------------------------
@@ -125,26 +127,30 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RejectNulCharacters:
-    """Refuse U+0000 in the path, the query or a JSON body's strings with a 400 naming the field.
+    """Refuse U+0000 in the path, the query or a JSON or form body with a 400 naming the field.
 
     PostgreSQL text and jsonb cannot hold U+0000 (the driver raises mid-request, which would be a 500) and no
     field of any surface means it, so it is refused before any route runs, the same on every database.
     """
 
-    def __init__(self, app: ASGIApp, renderers: ErrorRenderers) -> None:
+    def __init__(self, app: ASGIApp, renderers: ErrorRenderers, skip_body: Matcher | None = None) -> None:
         self.app = app
         self.renderers = renderers
+        self.skip_body = skip_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         field = _nul_in_url(scope)
-        if field is None and scope["method"] in _BODY_METHODS and _is_json(scope):
+        media = _body_media(scope) if scope["method"] in _BODY_METHODS else None
+        if media is not None and self.skip_body is not None and self.skip_body(Request(scope)):
+            media = None
+        if field is None and media is not None:
             messages = await _read_body(receive)
             receive = _replay(messages, receive)
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-            field = _nul_in_json(body)
+            field = _nul_in_json(body) if media == "json" else _nul_in_form(body)
         if field is None:
             await self.app(scope, receive, send)
             return
@@ -156,22 +162,28 @@ class RejectNulCharacters:
 def _nul_in_url(scope: Scope) -> str | None:
     if "\x00" in scope["path"]:
         return "path"
-    raw: bytes = scope.get("query_string", b"")
+    return _nul_in_form(scope.get("query_string", b""), whole="query")
+
+
+def _nul_in_form(raw: bytes, *, whole: str = "body") -> str | None:
+    """The first url-encoded key whose name or value holds NUL (``whole`` when the name itself does)."""
     if b"%00" not in raw and b"\x00" not in raw:
         return None
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if "\x00" in key or "\x00" in value:
-            return key if "\x00" not in key else "query"
+            return key if "\x00" not in key else whole
     return None
 
 
-def _is_json(scope: Scope) -> bool:
-    # FastAPI parses a body without Content-Type as JSON too.
+def _body_media(scope: Scope) -> str | None:
+    """"json" or "form" for a body this guard reads; None for anything else (uploads stream through)."""
     for name, value in scope.get("headers", []):
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or media.endswith(b"+json")
-    return True
+            if media == b"application/json" or media.endswith(b"+json"):
+                return "json"
+            return "form" if media == b"application/x-www-form-urlencoded" else None
+    return "json"  # FastAPI parses a body without Content-Type as JSON too
 
 
 async def _read_body(receive: Receive) -> list[Message]:

@@ -41,6 +41,8 @@ _MARK = "_genloom_handler"  # set on the handlers configure_logging installs, so
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]"),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-[REDACTED]"),
+    # password hashes (a database driver's DEBUG log prints the parameters of "UPDATE users SET password_hash=?")
+    (re.compile(r"\$argon2(?:id|i|d)\$[^\s'\"]+"), "[REDACTED-HASH]"),
     # the password in a URL's user info: postgresql://user:pw@host, redis://:pw@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+@"), r"\1[REDACTED]@"),
     (

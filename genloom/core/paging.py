@@ -8,6 +8,9 @@ import binascii
 from genloom.core.errors import InvalidInput
 from genloom.core.ids import is_uuid
 
+#: The largest integer a BIGINT column (event ids) or an OFFSET takes; PostgreSQL refuses a larger one outright.
+MAX_DB_INT = 2**63 - 1
+
 
 def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")

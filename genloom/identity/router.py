@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from genloom.core.errors import InvalidInput
+from genloom.core.paging import MAX_DB_INT
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep, SettingsDep
 from genloom.identity import auth, service
 from genloom.identity.deps import CurrentUser, OptionalCaller
@@ -178,7 +179,7 @@ async def update_me(body: UserUpdateMe, session: SessionDep, settings: SettingsD
 async def list_users(
     session: ReadSessionDep,
     me: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     users, total = await service.list_users(session, me, skip=skip, limit=limit)

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSo
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.core.errors import InvalidInput, Unavailable
+from genloom.core.paging import MAX_DB_INT
 from genloom.core.principal import ANONYMOUS, Principal
 from genloom.deps import CallerDep, RuntimeDep
 from genloom.jobs import readmodel
@@ -79,6 +80,8 @@ def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
             raise InvalidInput("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID") from None
         if value < 0:
             raise InvalidInput("Last-Event-ID must not be negative", field="Last-Event-ID")
+        if value > MAX_DB_INT:
+            raise InvalidInput("Last-Event-ID is not an event id (too large)", field="Last-Event-ID")
         return value
     return after
 
@@ -111,7 +114,7 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
         sub.close()
 
 
-AfterQuery = Annotated[int | None, Query(ge=0, description="Resume after this event id (Last-Event-ID wins)")]
+AfterQuery = Annotated[int | None, Query(ge=0, le=MAX_DB_INT, description="Resume after this event id (Last-Event-ID wins)")]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", description="Sent by EventSource on reconnect")]
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A text/event-stream: `id:`, `event: <type>`, JSON `data:`; `: ping` heartbeats.",
@@ -189,7 +192,9 @@ class _BadMessage(Exception):
 
 def _job_list(msg: dict[str, Any]) -> list[str]:
     jobs = msg.get("jobs")
-    if not isinstance(jobs, list) or not jobs or not all(isinstance(j, str) and 0 < len(j) <= 64 for j in jobs):
+    # NUL never occurs in an id and PostgreSQL cannot even look it up (the socket would die)
+    if not isinstance(jobs, list) or not jobs or \
+            not all(isinstance(j, str) and 0 < len(j) <= 64 and "\x00" not in j for j in jobs):
         raise _BadMessage("invalid_message", "'jobs' must be a non-empty list of job ids")
     if len(jobs) > MAX_WS_JOBS:
         raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
@@ -211,7 +216,7 @@ async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Su
     elif op == "subscribe":
         jobs = _job_list(msg)
         after = msg.get("after")
-        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_DB_INT):
             raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
         if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
             raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
@@ -121,7 +122,19 @@ async def enqueue(
         rows = [{**base, "id": job_id, "input": {"count": len(validated)}, "is_batch": True,
                  "idempotency_key": idempotency_key}]
         rows += [{**base, "id": new_id(), "parent_id": job_id, "input": item} for item in validated]
-    await ex.execute(insert(jobs_t), rows)
+    if idempotency_key:
+        try:
+            async with ex.begin_nested():
+                await ex.execute(insert(jobs_t), rows)
+        except IntegrityError:
+            # A concurrent request with the same key committed between our lookup and this insert (PostgreSQL
+            # makes the insert wait for it, then refuses it): answer with its job, as for a later repeat.
+            existing = await find_idempotent(ex, runtime, owner_id, idempotency_key)
+            if existing is None:
+                raise
+            return existing
+    else:
+        await ex.execute(insert(jobs_t), rows)
     queued = {"status": JobStatus.queued.value, "progress": 0, "attempts": 0}
     await ex.execute(insert(events_t), [event_row(r["id"], owner_id, EventType.queued, queued, now) for r in rows])
     conn = await _connection(ex)

@@ -14,6 +14,9 @@ import time
 from genloom.storage.errors import InvalidSignature
 
 _PURPOSE = b"genloom.media.v1"
+#: Long-lived URLs expire on a boundary of this many seconds, so the same file gets the same URL for a while:
+#: browsers and proxies can cache it, and a message re-sent a second later carries an identical URL.
+EXPIRY_BUCKET_S = 300
 
 
 class UrlSigner:
@@ -28,8 +31,11 @@ class UrlSigner:
 
     def sign(self, key: str, *, expires_s: int, method: str = "GET", mime: str = "", max_bytes: int | None = None,
              now: float | None = None) -> tuple[str, int]:
-        """The signed URL for ``key`` and its expiry (unix seconds)."""
+        """The signed URL for ``key`` and its expiry (unix seconds): at least ``expires_s`` from now, rounded up
+        to the next bucket boundary when ``expires_s`` is long enough for that to matter."""
         exp = int(now if now is not None else time.time()) + int(expires_s)
+        if expires_s >= EXPIRY_BUCKET_S:
+            exp = -(-exp // EXPIRY_BUCKET_S) * EXPIRY_BUCKET_S
         sig = self.signature(key, exp, method=method, mime=mime, max_bytes=max_bytes)
         query = f"exp={exp}&sig={sig}"
         if max_bytes is not None:

@@ -19,6 +19,7 @@ from genloom.cinemind.envelope import Envelope, envelope_example, error_example,
 from genloom.cinemind.negotiation import wants_image
 from genloom.core.errors import GenloomError, Unavailable
 from genloom.core.http import path_startswith
+from genloom.core.paging import MAX_DB_INT
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import caller as caller_dependency
@@ -117,7 +118,7 @@ def _ws_caller() -> Any:
 
 @router.websocket("/ws/tasks", name="cinemind_ws_tasks")
 async def tasks_socket(websocket: WebSocket, caller: Annotated[Any, Depends(_ws_caller())],
-                       after: Annotated[int | None, Query(ge=0)] = None) -> None:
+                       after: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None) -> None:
     await ws.serve(websocket, websocket.app.state.runtime, caller, after)
 
 

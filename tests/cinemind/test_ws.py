@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from genloom.app import create_app
 from genloom.core.settings import Settings
@@ -104,6 +105,14 @@ async def test_resume_after_event_id_misses_nothing(base_url: str, runtime: Runt
         later = await _until_done(ws, {second})
     assert later[0]["type"] == "queued" and later[-1]["type"] == "completed"
     assert {m["taskId"] for m in later} == {second}
+
+
+async def test_after_out_of_range_is_refused(base_url: str) -> None:
+    # past BIGINT PostgreSQL cannot compare it with an event id: refused at the handshake like a negative one
+    for after in ("-1", str(2**64)):
+        with pytest.raises(InvalidStatus):
+            async with connect(f"ws://{base_url}/ws/tasks?after={after}"):
+                pass
 
 
 async def _next(ws: ClientConnection, *skip: str) -> dict[str, Any]:

@@ -22,6 +22,8 @@ async def test_native_surface_refuses_nul(client: httpx.AsyncClient, runtime: Ru
     async with runtime.db.read_session() as s:
         assert (await s.execute(select(Job.id))).all() == []
         assert (await s.execute(select(JobEvent.id))).all() == []
+    r = await client.post("/auth/login", data={"username": "ab\x00c", "password": "pw"})
+    assert r.status_code == 400 and r.json()["field"] == "username", r.text
     # an escaped backslash before "u0000" is plain text, not NUL
     ok = await client.post("/v1/jobs", content=b'{"kind": "image.generate", "input": {"prompt": "C:\\\\u0000"}}',
                            headers={"content-type": "application/json"})

@@ -121,6 +121,12 @@ async def test_job_stream_visibility_and_resume_edges(runtime: Runtime, live_ser
         assert missing.status_code == 404
         bad = await http.get(f"/v1/jobs/{job_id}/events", headers={"X-Client-Id": ALICE_ID, "Last-Event-ID": "x"})
         assert bad.status_code == 400 and bad.json()["field"] == "Last-Event-ID"
+        # Past BIGINT: PostgreSQL cannot even compare it with an event id, so it is bad input, not a crash.
+        huge = await http.get(f"/v1/jobs/{job_id}/events", headers={"X-Client-Id": ALICE_ID, "Last-Event-ID": str(2**64)})
+        assert huge.status_code == 400 and huge.json()["field"] == "Last-Event-ID"
+        for path in (f"/v1/jobs/{job_id}/events", "/v1/events"):
+            huge = await http.get(path, params={"after": 2**64}, headers={"X-Client-Id": ALICE_ID})
+            assert huge.status_code == 400 and huge.json()["field"] == "after"
         last_id = (await stored(runtime))[-1][0]
         # Finished and fully seen: 204 tells EventSource to stop reconnecting.
         done = await http.get(f"/v1/jobs/{job_id}/events", headers={"X-Client-Id": ALICE_ID, "Last-Event-ID": str(last_id)})
@@ -222,7 +228,9 @@ async def test_websocket_reconnect_resumes_after_the_last_id(runtime: Runtime, l
     ('{"op": "dance"}', "unknown_op"),
     ('{"op": "subscribe"}', "invalid_message"),
     ('{"op": "subscribe", "jobs": [1]}', "invalid_message"),
+    ('{"op": "subscribe", "jobs": ["a\\u0000b"]}', "invalid_message"),
     ('{"op": "subscribe", "jobs": ["x"], "after": -1}', "invalid_message"),
+    ('{"op": "subscribe", "jobs": ["x"], "after": 18446744073709551616}', "invalid_message"),
     ('{"op": "subscribe", "jobs": ["no-such-job"]}', "job_not_found"),
 ])
 async def test_websocket_bad_messages_get_errors_and_the_socket_lives(

@@ -173,6 +173,19 @@ async def test_idempotency_key_returns_first_job(runtime: Runtime) -> None:
     assert d["id"] != a["id"]
 
 
+async def test_concurrent_idempotency_key_returns_first_job(runtime: Runtime) -> None:
+    # The second request looks the key up before the first commits; PostgreSQL then makes its insert wait on the
+    # unique index and refuses it (this was a 500). SQLite serialises the two writers instead.
+    async with runtime.db.session() as s:
+        first = await service.create_job(s, runtime, ANONYMOUS, kind="noop", input={"a": 1}, idempotency_key="k-2")
+        second = asyncio.create_task(create(runtime, input={"a": 2}, idempotency_key="k-2"))
+        await asyncio.sleep(0.3)  # let it reach the database while the first job is uncommitted
+    again = await second
+    assert again["id"] == first["id"] and again["input"] == {"a": 1}
+    async with runtime.db.read_session() as s:
+        assert len((await s.execute(select(Job.id))).all()) == 1
+
+
 async def test_invalid_input_leaves_nothing(runtime: Runtime) -> None:
     with pytest.raises(InvalidInput) as err:
         await create(runtime, kind="sleep", input={"seconds": 601})

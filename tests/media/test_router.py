@@ -158,6 +158,14 @@ class TestUpload:
         assert response.json()["size"] == len(body) and response.headers["etag"] == response.json()["etag"]
         assert await runtime.blobs.get("uploads/u1.png") == body
 
+    async def test_presigned_put_keeps_json_bytes_as_they_are(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        # API bodies refuse NUL; an uploaded file is bytes, not fields, so it is stored untouched
+        put = runtime.blobs.presign_put("uploads/u3.json", mime="application/json", max_bytes=10_000)
+        body = b'{"text": "a\\u0000b"}'
+        response = await client.put(_path(str(put["url"])), content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        assert await runtime.blobs.get("uploads/u3.json") == body
+
     async def test_put_checks_type_size_and_signature(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         put = runtime.blobs.presign_put("uploads/u2.png", mime="image/png", max_bytes=100)
         url = _path(str(put["url"]))

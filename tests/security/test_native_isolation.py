@@ -83,3 +83,26 @@ async def test_streams_and_assets_are_owner_scoped(client: httpx.AsyncClient, ru
                 got.append(msg)
         assert got and all(m.get("type") == "error" and m.get("code") == "job_not_found" for m in got), got
         assert image["id"] not in json.dumps([m for m in got if m.get("type") != "error"])
+
+
+@pytest.mark.parametrize("kind, field", [("image.analyze", "image_asset_id"),
+                                         ("video.generate", "image_asset_id")])
+async def test_jobs_cannot_read_another_owners_input_asset(client: httpx.AsyncClient, runtime: Runtime,
+                                                           kind: str, field: str) -> None:
+    a, b = {"X-Client-Id": "device-aaaa-1"}, {"X-Client-Id": "device-bbbb-2"}
+    image = (await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "fox", "width": 64,
+                                                                                     "height": 64}}, headers=a)).json()
+    await drain(runtime)
+    asset_id = (await client.get("/v1/assets", params={"job_id": image["id"]}, headers=a)).json()["items"][0]["id"]
+    extra = {"prompt": "a fox running"} if kind == "video.generate" else {}
+    stolen = (await client.post("/v1/jobs", json={"kind": kind, "input": {field: asset_id, **extra}}, headers=b)).json()
+    unknown = (await client.post("/v1/jobs", json={"kind": kind, "input": {
+        field: "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b", **extra}}, headers=b)).json()
+    own = (await client.post("/v1/jobs", json={"kind": kind, "input": {field: asset_id, **extra}}, headers=a)).json()
+    await drain(runtime)
+    stolen = (await client.get(f"/v1/jobs/{stolen['id']}", headers=b)).json()
+    unknown = (await client.get(f"/v1/jobs/{unknown['id']}", headers=b)).json()
+    assert stolen["status"] == unknown["status"] == "failed", (stolen, unknown)
+    assert stolen["error"]["code"] == unknown["error"]["code"] == "asset_not_found"
+    assert stolen["result"] is None
+    assert (await client.get(f"/v1/jobs/{own['id']}", headers=a)).json()["status"] == "succeeded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ OPENAI_KEY = "sk-live-0123456789abcdefSECRET"
     ("db_password=topsecret99", "topsecret99"),
     ("GET /media/a.png?exp=1&sig=0123456789abcdef", "0123456789abcdef"),
     ('{"refresh_token": "0193a1b2.abcdefghijkl"}', "abcdefghijkl"),
+    ("params=('$argon2id$v=19$m=65536,t=3,p=4$gXxSxYI2TZVHwZKeyaX7fw$vMREFE+uhzdexDgztYPidZ7Dr9Tbctg', 'x')",
+     "gXxSxYI2TZVHwZKeyaX7fw$vMREFE"),
 ])
 def test_redact_catches_common_credential_shapes(text: str, secret: str) -> None:
     assert secret not in redact(text), redact(text)
@@ -110,3 +113,43 @@ async def test_job_error_messages_never_carry_keys(leak_runtime: Runtime) -> Non
         stored = (await s.execute(select(Job.error).where(Job.id == job["id"]))).scalar_one()
         data = [d for (d,) in (await s.execute(select(JobEvent.data).where(JobEvent.job_id == job["id"])))]
     assert OPENAI_KEY not in repr(stored) + repr(data) and ARK_KEY not in repr(stored) + repr(data)
+
+
+async def test_request_logs_carry_no_credentials(client: httpx.AsyncClient, runtime: Runtime, live_server: Any,
+                                                 tmp_path: Path) -> None:
+    from websockets.asyncio.client import connect
+
+    from genloom.core.principal import SYSTEM
+    from genloom.identity import service as identity_service
+
+    password, new_password = "my very secret password", "another secret password"
+    async with runtime.db.session() as s:
+        await identity_service.create_user(s, SYSTEM, username="mei", password=password, roles=["user"])
+    log_file = tmp_path / "requests.log"
+    # the live server's startup configures logging; ours replaces it afterwards, so both clients log to the file
+    async with live_server(workers=0) as url:
+        try:
+            configure_logging(make_settings(log_file=str(log_file), log_level="DEBUG"))
+            pair = (await client.post("/auth/login", json={"username": "mei", "password": password})).json()
+            await client.post("/auth/login", data={"grant_type": "password", "username": "mei",
+                                                   "password": password + "x"})
+            await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            auth = {"Authorization": f"Bearer {pair['access_token']}"}
+            await client.get("/users/me", headers=auth)
+            r = await client.patch("/users/me", json={"password": new_password, "old_password": password},
+                                   headers=auth)
+            assert r.status_code in (200, 204), r.text
+            pair2 = (await client.post("/auth/login", json={"username": "mei", "password": new_password})).json()
+            await client.get("/media/images/a.png", params={"exp": "9999999999", "sig": "deadbeefcafebabe0011"})
+            await client.get("/v1/jobs", params={"access_token": pair2["access_token"]})
+            async with connect(url.replace("http://", "ws://") + f"/v1/ws?token={pair2['access_token']}"):
+                pass
+            await asyncio.sleep(0.2)  # the WS session line is written when the server side ends
+        finally:
+            unconfigure_logging()
+    text = log_file.read_text()
+    assert "http.request" in text and "ws.session" in text
+    for secret in (password, new_password, pair["access_token"], pair["refresh_token"], pair2["access_token"],
+                   pair2["refresh_token"].split(".", 1)[1],
+                   pair["refresh_token"].split(".", 1)[1], "deadbeefcafebabe0011", "$argon2id$"):
+        assert secret not in text, secret

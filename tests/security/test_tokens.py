@@ -33,6 +33,7 @@ async def _refused(client: httpx.AsyncClient, token: str) -> None:
     assert (await client.get("/v1/jobs", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_forged_and_odd_access_tokens(client: httpx.AsyncClient, runtime: Runtime) -> None:
     user_id = await create_user(runtime, "mei")
     good = (await login(client, "mei"))["access_token"]
@@ -145,3 +146,21 @@ async def test_websocket_tokens_are_checked(client: httpx.AsyncClient, runtime: 
             async with connect(f"{base}{path}?token={good}") as ws:
                 await ws.send(json.dumps({"op": "ping", "type": "ping"}))
                 assert json.loads(await ws.recv())
+
+
+async def test_users_cannot_raise_their_own_rights(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    mei_id = await create_user(runtime, "mei")
+    mei = await login(client, "mei")
+    for body in ({"roles": ["admin"]}, {"is_active": True, "roles": ["admin", "user"]}, {"token_version": 0},
+                 {"owner_id": "public"}, {"unlock": True}):
+        r = await client.patch("/users/me", json=body, headers=bearer(mei))
+        assert r.status_code in (400, 403, 422), (body, r.status_code, r.text)
+    r = await client.patch(f"/users/{mei_id}", json={"roles": ["admin"]}, headers=bearer(mei))
+    assert r.status_code in (403, 404)
+    r = await client.post("/auth/register", json={"username": "sneaky", "password": "long enough pw",
+                                                   "roles": ["admin"]})
+    if r.status_code in (200, 201):
+        assert "admin" not in r.json().get("roles", [])
+    me = (await client.get("/users/me", headers=bearer(await login(client, "mei")))).json()
+    assert me["roles"] == ["user"]
+    assert (await client.get("/users", headers=bearer(mei))).status_code == 403

@@ -77,3 +77,14 @@ def test_put_signature_binds_type_and_size() -> None:
         signer.verify("u.png", query["exp"], query["sig"], method="PUT", mime="text/html", max_bytes=100, now=NOW)
     with pytest.raises(InvalidSignature):
         signer.verify("u.png", query["exp"], query["sig"], method="PUT", mime="image/png", max_bytes=10**9, now=NOW)
+
+
+def test_long_lived_urls_are_stable_within_a_bucket() -> None:
+    from genloom.storage.signing import EXPIRY_BUCKET_S
+
+    signer = UrlSigner("secret")
+    base = 1_800_000_000  # a bucket boundary
+    first, exp = signer.sign("images/a.png", expires_s=3600, now=base + 1)
+    second, _ = signer.sign("images/a.png", expires_s=3600, now=base + 200)
+    assert first == second and exp % EXPIRY_BUCKET_S == 0 and base + 1 + 3600 <= exp < base + 3600 + 2 * EXPIRY_BUCKET_S
+    signer.verify("images/a.png", str(exp), parse_qs(urlsplit(first).query)["sig"][0], now=base + 3600)
