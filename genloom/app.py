@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -95,6 +96,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             worker = Worker(rt, concurrency=embedded_workers, name="embedded")
             background.append(asyncio.create_task(worker.run(stop), name="genloom-worker"))
         background.append(asyncio.create_task(run_janitor_forever(rt, stop), name="genloom-janitor"))
+        # Everything built so far lives for the whole process: move it out of the collector's sight so that
+        # full collections stay short when many connections are open (bench/ws.py).
+        if own_runtime:  # the process's app (genloom serve), not an app sharing a caller's runtime
+            gc.collect()
+            gc.freeze()
         log.info("app.started database=%s storage=%s workers=%d", rt.db.dialect, settings.storage, embedded_workers)
         try:
             yield
