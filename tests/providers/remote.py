@@ -94,10 +94,19 @@ async def post_job(client: httpx.AsyncClient, input: dict[str, Any], kind: str =
     return await client.post("/v1/jobs", json={"kind": kind, "input": input})
 
 
-async def finish(runtime: Runtime, created: httpx.Response) -> dict[str, Any]:
-    """Run the queue until it is idle, then read back the job ``created`` answered for."""
-    await drain(runtime)
-    return await read(runtime, created.json()["id"])
+async def finish(runtime: Runtime, created: httpx.Response, timeout: float = 30.0) -> dict[str, Any]:
+    """Run the queue until the job ``created`` answered for has finished, then read it back.
+
+    A retried job may be due a moment later (a provider's Retry-After is honoured), so one idle queue is not
+    enough: keep draining until the job leaves the queue or the timeout passes."""
+    job_id = created.json()["id"]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await drain(runtime)
+        job = await read(runtime, job_id)
+        if job["status"] not in ("queued", "running") or asyncio.get_running_loop().time() > deadline:
+            return job
+        await asyncio.sleep(0.05)
 
 
 async def read(runtime: Runtime, job_id: str) -> dict[str, Any]:
