@@ -85,6 +85,12 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
     settings = _settings(ctx)
 
     async def go() -> None:
+        # First thing: a SIGTERM that arrives during start-up must stop the worker cleanly, not kill it.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
         from genloom.core.logging import configure_logging
         from genloom.jobs.janitor import run_janitor_forever
         from genloom.jobs.worker import Worker
@@ -93,10 +99,6 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
         configure_logging(settings)
         runtime = build_runtime(settings)
         await start_runtime(runtime)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         w = Worker(runtime, concurrency=concurrency, name="worker", kinds=kinds.split(",") if kinds else None)
         janitor = asyncio.create_task(run_janitor_forever(runtime, stop))
         try:

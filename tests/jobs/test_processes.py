@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from genloom.core.principal import ANONYMOUS
 from genloom.jobs import janitor, queue, service
-from genloom.jobs.models import Job, JobEvent
+from genloom.jobs.models import Job, JobEvent, WorkerRow
 from genloom.runtime import Runtime
 from tests.conftest import drain
 from tests.processes import genloom_cmd, genloom_env, stop
@@ -37,12 +37,15 @@ async def count(runtime: Runtime, *where) -> int:
 
 
 async def test_two_worker_processes_run_each_job_exactly_once(runtime: Runtime, database_url: str, tmp_path: Path) -> None:
-    async with runtime.db.session() as s:
-        for i in range(500):
-            await service.create_job(s, runtime, ANONYMOUS, kind="noop", input={"i": i})
     env = genloom_env(database_url, tmp_path)
     procs = [subprocess.Popen(genloom_cmd("worker", "--concurrency", "8"), env=env) for _ in range(2)]
     try:
+        # both processes registered (and so past start-up) before any job exists: they compete for every one
+        await wait_until(lambda: _workers_registered(runtime, 2), timeout=60)
+        async with runtime.db.session() as s:
+            for i in range(500):
+                # a few milliseconds each, so that neither process can finish the lot before the other wakes
+                await service.create_job(s, runtime, ANONYMOUS, kind="sleep", input={"seconds": 0.02})
         await wait_until(lambda: _all_succeeded(runtime, 500))
     finally:
         for p in procs:
@@ -59,6 +62,11 @@ async def test_two_worker_processes_run_each_job_exactly_once(runtime: Runtime, 
     assert attempts == [(1, 500)]
     assert len(started) == 500 and all(n == 1 for _, n in started)
     assert workers == 2  # both processes took part
+
+
+async def _workers_registered(runtime: Runtime, n: int) -> bool:
+    async with runtime.db.reader.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(WorkerRow))).scalar_one()) >= n
 
 
 async def _all_succeeded(runtime: Runtime, n: int) -> bool:
