@@ -16,10 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from genloom.core.errors import Unavailable
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind, KindRegistry
-from genloom.pipelines.inputs import load_owned_asset
+from genloom.pipelines.inputs import load_owned_asset, require_provider
 from genloom.providers.base import AsrRequest
 
 KIND = "audio.transcribe"
@@ -66,10 +65,8 @@ class AudioTranscribeInput(BaseModel):
 async def run(ctx: JobContext) -> dict[str, Any]:
     params = AudioTranscribeInput.model_validate(ctx.input)
     runtime = ctx.runtime
-    provider = runtime.providers.asr
-    if provider is None:
-        raise Unavailable("no speech recognition provider is configured (GENLOOM_ASR_PROVIDER)",
-                          code="asr_unavailable", retryable=False)
+    provider = require_provider(runtime.providers.asr, code="asr_unavailable", what="speech recognition",
+                                setting="GENLOOM_ASR_PROVIDER")
     await ctx.set_phase("preparing", 0)
     request = AsrRequest(audio_url=params.audio_url, language=params.language, transcript_hint=params.transcript)
     if params.audio_asset_id:

@@ -15,12 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genloom.core.errors import Unavailable
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind, KindRegistry
 from genloom.media import images
 from genloom.media import service as media_service
-from genloom.pipelines.inputs import load_owned_asset
+from genloom.pipelines.inputs import load_owned_asset, require_provider
 from genloom.providers.base import VisionRequest
 from genloom.storage.keys import job_asset_key
 
@@ -49,10 +48,8 @@ class ImageAnalyzeInput(BaseModel):
 async def run(ctx: JobContext) -> dict[str, Any]:
     params = ImageAnalyzeInput.model_validate(ctx.input)
     runtime = ctx.runtime
-    provider = runtime.providers.vision
-    if provider is None:
-        raise Unavailable("no vision provider is configured (GENLOOM_VISION_PROVIDER)", code="vision_unavailable",
-                          retryable=False)
+    provider = require_provider(runtime.providers.vision, code="vision_unavailable", what="vision",
+                                setting="GENLOOM_VISION_PROVIDER")
     await ctx.set_phase("preparing", 0)
     picture = await load_owned_asset(ctx, params.image_asset_id, field="input.image_asset_id",
                                      mime_prefixes=("image/",), what="an image", max_bytes=MAX_IMAGE_BYTES)

@@ -4,9 +4,11 @@ is closed before the bytes are fetched from the blob store (and long before any 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 
+from genloom.core.errors import Unavailable
 from genloom.jobs.context import JobContext
 from genloom.media.errors import AssetNotFound, InvalidMedia
 from genloom.media.models import Asset
@@ -54,3 +56,13 @@ async def load_owned_asset(
     except BlobNotFound:
         raise AssetNotFound(f"the file of asset {asset_id} is gone", field=field) from None
     return InputAsset(id=asset_id, key=key, mime=mime, size=size, data=data)
+
+
+P = TypeVar("P")
+
+
+def require_provider(provider: P | None, *, code: str, what: str, setting: str) -> P:
+    """The configured provider; without one the job fails at once (not retried) with ``code``."""
+    if provider is None:
+        raise Unavailable(f"no {what} provider is configured ({setting})", code=code, retryable=False)
+    return provider

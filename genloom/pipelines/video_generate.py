@@ -13,13 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from genloom.core.errors import Unavailable
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind, KindRegistry
 from genloom.media import images
 from genloom.media import service as media_service
 from genloom.media.errors import InvalidMedia
-from genloom.pipelines.inputs import load_owned_asset
+from genloom.pipelines.inputs import load_owned_asset, require_provider
 from genloom.pipelines.video_media import probe_video_async
 from genloom.providers.base import VideoRequest
 from genloom.storage.keys import job_asset_key
@@ -53,10 +52,8 @@ class VideoGenerateInput(BaseModel):
 async def run(ctx: JobContext) -> dict[str, Any]:
     params = VideoGenerateInput.model_validate(ctx.input)
     runtime = ctx.runtime
-    provider = runtime.providers.video
-    if provider is None:
-        raise Unavailable("no video provider is configured (GENLOOM_VIDEO_PROVIDER)", code="video_unavailable",
-                          retryable=False)
+    provider = require_provider(runtime.providers.video, code="video_unavailable", what="video",
+                                setting="GENLOOM_VIDEO_PROVIDER")
     await ctx.set_phase("preparing", 0)
     image: bytes | None = None
     image_mime: str | None = None

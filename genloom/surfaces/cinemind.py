@@ -75,19 +75,12 @@ async def _generate(body: Any, session: Any, runtime: Runtime, caller: Principal
 _GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {202: _json(_ACCEPTED), 400: _BAD_BRIEF}
 
 
+@router.post("/generate", tags=["Tasks"], summary="Alias of POST /tasks/generate (frontend compatibility)",
+             status_code=202, response_model=Envelope[dict[str, Any]], responses=_GENERATE_RESPONSES,
+             operation_id="generate_alias")
 @router.post("/tasks/generate", tags=["Tasks"], summary="Queue an image generation from a Chinese-key brief",
              status_code=202, response_model=Envelope[dict[str, Any]], responses=_GENERATE_RESPONSES)
 async def generate_task(
-    session: SessionDep, runtime: RuntimeDep, caller: Caller,
-    body: Annotated[dict[str, Any], Body(openapi_examples=BRIEF_EXAMPLES)],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> Response:
-    return await _generate(body, session, runtime, caller, idempotency_key)
-
-
-@router.post("/generate", tags=["Tasks"], summary="Alias of POST /tasks/generate (frontend compatibility)",
-             status_code=202, response_model=Envelope[dict[str, Any]], responses=_GENERATE_RESPONSES)
-async def generate_alias(
     session: SessionDep, runtime: RuntimeDep, caller: Caller,
     body: Annotated[dict[str, Any], Body(openapi_examples=BRIEF_EXAMPLES)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
