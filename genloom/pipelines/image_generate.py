@@ -1,7 +1,8 @@
 """``image.generate``: prompt → picture(s), stored with thumbnails as the job's assets.
 
 Phases: ``prompting`` (the text provider writes the final prompt), ``generating`` (the image provider; its
-progress maps to 10–80 %), ``storing`` (originals + thumbnails to the blob store, then their rows in one short
+progress maps to 10–80 %, and each step it names becomes ``generating: <step>``, e.g. the ComfyUI node that
+runs: ``generating: KSampler``), ``storing`` (originals + thumbnails to the blob store, then their rows in one short
 transaction). No database transaction is open while a provider works or bytes are written; if inserting
 the rows fails, the bytes are deleted again.
 """
@@ -22,6 +23,7 @@ from genloom.storage.keys import job_asset_key
 KIND = "image.generate"
 SEED_LIMIT = 2**32
 GENERATING_FROM, GENERATING_TO = 10, 80  # % of the job spent in the image provider
+DEFAULT_SIDE = 1024  # px, when neither the request nor the provider says otherwise
 PROMPT_SYSTEM = "Rewrite the user's idea as one concise English prompt for an image model."
 
 
@@ -30,8 +32,9 @@ class ImageGenerateInput(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=4000)
     negative_prompt: str | None = Field(default=None, max_length=4000)
-    width: int = Field(default=1024, ge=64, le=2048)
-    height: int = Field(default=1024, ge=64, le=2048)
+    #: absent: the provider's default size (1024×1024; a ComfyUI template's own ``defaults``)
+    width: int | None = Field(default=None, ge=64, le=2048)
+    height: int | None = Field(default=None, ge=64, le=2048)
     #: random when absent; the chosen seed is part of the result
     seed: int | None = Field(default=None, ge=0, lt=SEED_LIMIT)
     count: int = Field(default=1, ge=1, le=4)
@@ -79,14 +82,16 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     await ctx.set_phase("generating", GENERATING_FROM)
     seed = params.seed if params.seed is not None else secrets.randbelow(SEED_LIMIT)
 
-    async def on_progress(fraction: float, _phase: str | None) -> None:
+    async def on_progress(fraction: float, step: str | None) -> None:
         span = GENERATING_TO - GENERATING_FROM
-        await ctx.report(GENERATING_FROM + span * max(0.0, min(1.0, fraction)))
+        await ctx.report(GENERATING_FROM + span * max(0.0, min(1.0, fraction)),
+                         f"generating: {step}" if step else None)
 
     generated = await runtime.providers.image.generate(
-        ImageRequest(prompt=final, negative_prompt=negative, width=params.width, height=params.height, seed=seed,
-                     count=params.count, workflow=params.workflow, model=params.model, steps=params.steps,
-                     extra={"cfg": params.cfg} if params.cfg is not None else {}),
+        ImageRequest(prompt=final, negative_prompt=negative, width=params.width or DEFAULT_SIDE,
+                     height=params.height or DEFAULT_SIDE, seed=seed, count=params.count, workflow=params.workflow,
+                     model=params.model, steps=params.steps, extra={"cfg": params.cfg} if params.cfg is not None else {},
+                     size_is_default=params.width is None and params.height is None),
         progress=on_progress,
     )
 

@@ -6,6 +6,7 @@ Pipelines depend on these protocols only; which implementation serves a capabili
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -35,6 +36,26 @@ class ProviderError(UpstreamError):
         super().__init__(message, code=code, retryable=retryable, retry_after=retry_after, **kw)
         self.provider = provider
         self.http_status = status
+
+
+#: an absolute path on the provider's host (POSIX ``/opt/ComfyUI/models/x.safetensors`` or Windows ``C:\\…\\x``),
+#: not the path of a URL (``http://host/view``: preceded by a host) nor a ratio such as ``1/2``
+_HOST_PATH = re.compile(
+    r"(?<![\w.:/])(?:/[\w.@+-]+)+/?|\b[A-Za-z]:\\(?:[^\\\s'\",;:]+\\)+[^\\\s'\",;:]*"
+)
+
+
+def strip_host_paths(text: str) -> str:
+    """``text`` with absolute file paths of the provider's host cut to their last segment (``…/x.safetensors``).
+
+    Error text a provider sends (ComfyUI's "Value not in list: … /models/checkpoints/x.safetensors", a traceback
+    line) names where the operator keeps things; clients get the file name, the logs keep the full text."""
+
+    def last_segment(match: re.Match[str]) -> str:
+        path = match.group(0).rstrip("/\\")
+        return "…/" + re.split(r"[/\\]", path)[-1]
+
+    return _HOST_PATH.sub(last_segment, text)
 
 
 class ProviderUnavailable(ProviderError):
@@ -79,6 +100,9 @@ class GeneratedMedia:
     mime: str
     width: int | None = None
     height: int | None = None
+    #: the caller named no size: ``width``/``height`` are the 1024×1024 fallback, and a provider with its own
+    #: notion of a default size (a ComfyUI template's ``defaults``) uses that instead
+    size_is_default: bool = False
     duration_ms: int | None = None
     seed: int | None = None
 

@@ -264,8 +264,11 @@ class ComfyFake(FakeState):
         image = inputs["images"]
         prefix = str(inputs.get("filename_prefix", "ComfyUI")) if not temp else "ComfyUI_temp_fake"
         if ".." in prefix or prefix.startswith("/"):
+            # as recorded (08-errors): the real server names its own folders in the message
             raise ExecutionFailed("SaveImage", "Exception",
-                                  "**** ERROR: Saving image outside the output folder is not allowed.\n")
+                                  "**** ERROR: Saving image outside the output folder is not allowed.\n"
+                                  " full_output_folder: /opt\n         output_dir: /opt/ComfyUI/output\n"
+                                  "         commonpath: /opt\n")
         saved = []
         kind = "temp" if temp else "output"
         for i in range(image["batch"]):

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from genloom.core.settings import Settings, SettingsError
+from genloom.jobs.models import JobEvent
 from genloom.providers.base import ImageProvider, ImageRequest, ProviderError
 from genloom.providers.comfyui import ComfyUIImage, load_workflows, parse_workflow
 from genloom.providers.comfyui.templates import WorkflowError
@@ -38,6 +40,15 @@ from tests.providers.remote import (
     served,
     wait_for,
 )
+
+#: a graph without model weights and without a prompt input (recorded in 05-prompt-ws-sequence, plus a blur)
+BLUR_GRAPH: dict[str, Any] = {
+    "1": {"class_type": "EmptyImage", "_meta": {"title": "Blank"},
+          "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": 16711680}},
+    "2": {"class_type": "ImageBlur", "_meta": {"title": "Soften"},
+          "inputs": {"image": ["1", 0], "blur_radius": 3, "sigma": 1.0}},
+    "3": {"class_type": "SaveImage", "inputs": {"filename_prefix": "blur", "images": ["2", 0]}},
+}
 
 
 @pytest.fixture
@@ -92,11 +103,38 @@ class TestWorkflows:
         assert built["1"]["inputs"]["text"] == "hello"
         assert built["2"]["inputs"]["noise"] == built["3"]["inputs"]["noise"] == 9
 
-    def test_template_without_a_prompt_slot_is_refused(self) -> None:
-        with pytest.raises(WorkflowError, match="which node takes the prompt"):
-            parse_workflow("bad", {"1": {"class_type": "SaveImage", "inputs": {}}})
+    def test_template_without_a_prompt_input_is_allowed(self) -> None:
+        workflow = parse_workflow("blur", BLUR_GRAPH)
+        assert not workflow.takes_prompt and parse_workflow("sd", load_workflows(None)["sd15"].graph).takes_prompt
+        built = workflow.build(prompt="never placed", negative_prompt="", seed=1, width=100, height=60, steps=None)
+        assert "never placed" not in json.dumps(built)
+        # the blank image a weight-free graph starts from takes the size like a latent would
+        assert (built["1"]["inputs"]["width"], built["1"]["inputs"]["height"]) == (96, 56)
         with pytest.raises(WorkflowError, match="API-format"):
             parse_workflow("bad", {"nodes": [], "links": []})  # the UI format, not the API one
+
+    def test_defaults_fill_what_the_request_leaves_out(self) -> None:
+        workflow = parse_workflow("mine", {"defaults": {"width": 640, "height": 384, "steps": 7, "cfg": 4.5,
+                                                        "negative_prompt": "text, watermark"},
+                                           "graph": load_workflows(None)["sd15"].graph})
+        built = workflow.build(prompt="p", negative_prompt="", seed=1, width=None, height=None, steps=None)
+        assert (built["5"]["inputs"]["width"], built["5"]["inputs"]["height"]) == (640, 384)
+        assert (built["3"]["inputs"]["steps"], built["3"]["inputs"]["cfg"]) == (7, 4.5)
+        assert built["7"]["inputs"]["text"] == "text, watermark"
+        # what the request states wins
+        built = workflow.build(prompt="p", negative_prompt="blur", seed=1, width=256, height=128, steps=3, cfg=9)
+        assert (built["5"]["inputs"]["width"], built["5"]["inputs"]["height"], built["3"]["inputs"]["steps"],
+                built["3"]["inputs"]["cfg"], built["7"]["inputs"]["text"]) == (256, 128, 3, 9, "blur")
+
+    @pytest.mark.parametrize(("defaults", "match"), [
+        ({"sampler": "euler"}, "unknown default 'sampler'"),
+        ({"width": "512"}, "default 'width' has the wrong type"),
+        ({"steps": True}, "default 'steps' has the wrong type"),
+        ([512, 512], "must be an object"),
+    ])
+    def test_bad_defaults_are_refused_naming_the_file(self, defaults: Any, match: str) -> None:
+        with pytest.raises(WorkflowError, match=match):
+            parse_workflow("bad", {"defaults": defaults, "graph": BLUR_GRAPH}, source="/tmp/bad.json")
 
     def test_user_directory_adds_and_replaces(self, tmp_path: Path) -> None:
         source = json.loads((Path(__file__).parents[2] / "genloom/providers/comfyui/workflows/sd15.json").read_text())
@@ -136,8 +174,9 @@ class TestGenerate:
         assert graph["3"]["inputs"]["seed"] == 42 and graph["3"]["inputs"]["steps"] == 6
         post = state.seen("POST", "/prompt")[-1].json()
         assert post["client_id"] and post["prompt_id"]
-        # the sampler's steps drive progress; node classes name the phases
-        assert "sampling" in progress.phases and progress.phases[0] == "queued"
+        # the sampler's steps drive progress; the running node's title (else its class) is the phase
+        assert progress.phases[0] == "queued"
+        assert {"Load Checkpoint", "Positive Prompt", "KSampler", "VAE Decode", "Save Image"} <= set(progress.phases)
         fractions = [f for f, _ in progress.calls]
         assert fractions == sorted(fractions) and max(fractions) >= 0.9
         assert state.seen("GET", "/view")[-1].query.startswith("filename=genloom_")
@@ -179,6 +218,57 @@ class TestGenerate:
                 await provider.generate(ImageRequest(prompt="x", width=64, height=64, workflow="broken_ckpt"))
         assert info.value.code == "provider_bad_request" and not info.value.retryable
         assert "CheckpointLoaderSimple" in info.value.message and "missing.safetensors" in info.value.message
+
+    async def test_host_paths_are_cut_from_the_error_but_logged(self, comfy: tuple[ComfyFake, FakeServer],
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+        state, server = comfy
+        full = "Error while loading /home/ops/ComfyUI/models/checkpoints/dreamy-v2.safetensors: truncated file"
+        state.fail_next_execution("CheckpointLoaderSimple", "safetensors_rust.SafetensorError", full)
+        caplog.set_level("WARNING", logger="genloom.providers.comfyui")
+        async with aclosing(client_for(server)) as provider:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, seed=1, steps=2))
+        assert info.value.code == "provider_execution_error"
+        assert "…/dreamy-v2.safetensors" in info.value.message and "/home/ops" not in info.value.message
+        assert any(full in line for line in log_lines(caplog))
+
+    async def test_validation_error_paths_are_cut(self, comfy: tuple[ComfyFake, FakeServer], tmp_path: Path) -> None:
+        _, server = comfy
+        source = json.loads((Path(__file__).parents[2] / "genloom/providers/comfyui/workflows/sd15.json").read_text())
+        source["graph"]["4"]["inputs"]["ckpt_name"] = "/srv/models/checkpoints/mine.safetensors"
+        (tmp_path / "abs_ckpt.json").write_text(json.dumps(source))
+        settings = fast_settings(comfyui_url=server.url)
+        async with aclosing(ComfyUIImage(settings, guard=guard_for("comfyui", settings),
+                                         workflows=load_workflows(tmp_path))) as provider:
+            with pytest.raises(ProviderError) as info:
+                await provider.generate(ImageRequest(prompt="x", width=64, height=64, workflow="abs_ckpt"))
+        assert info.value.code == "provider_bad_request"
+        assert "…/mine.safetensors" in info.value.message and "/srv/" not in info.value.message
+
+    async def test_unstated_size_comes_from_the_template(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, server = comfy
+        async with aclosing(client_for(server)) as provider:  # sd15: defaults 512×512, 20 steps
+            await provider.generate(ImageRequest(prompt="x", size_is_default=True, seed=1, steps=2))
+            graph = submitted_graph(state)
+            assert (graph["5"]["inputs"]["width"], graph["5"]["inputs"]["height"]) == (512, 512)
+            await provider.generate(ImageRequest(prompt="x", width=128, height=64, seed=1, steps=2))
+            graph = submitted_graph(state)
+            assert (graph["5"]["inputs"]["width"], graph["5"]["inputs"]["height"]) == (128, 64)
+
+    async def test_template_without_prompt_runs_and_says_so(self, comfy: tuple[ComfyFake, FakeServer],
+                                                            tmp_path: Path) -> None:
+        state, server = comfy
+        (tmp_path / "blur.json").write_text(json.dumps({"defaults": {"width": 80, "height": 40}, "graph": BLUR_GRAPH}))
+        settings = fast_settings(comfyui_url=server.url)
+        progress = Recorder()
+        async with aclosing(ComfyUIImage(settings, guard=guard_for("comfyui", settings),
+                                         workflows=load_workflows(tmp_path))) as provider:
+            result = await provider.generate(ImageRequest(prompt="a prompt nobody uses", workflow="blur",
+                                                          size_is_default=True), progress=progress)
+        assert (result.images[0].width, result.images[0].height) == (80, 40)
+        assert "a prompt nobody uses" not in json.dumps(submitted_graph(state))
+        assert progress.phases[0] == "queued (template takes no prompt)"
+        assert {"Blank", "Soften", "SaveImage"} <= set(progress.phases)
 
     async def test_unknown_workflow(self, comfy: tuple[ComfyFake, FakeServer]) -> None:
         _, server = comfy
@@ -236,7 +326,7 @@ class TestGenerate:
                 ImageRequest(prompt="x", width=64, height=64, seed=3, steps=200), progress=progress))
 
             async def sampling() -> bool:
-                return any(phase == "sampling" for _, phase in progress.calls)
+                return any(phase == "KSampler" for _, phase in progress.calls)
 
             await cancel_when(task, sampling)
         [interrupt] = state.seen("POST", "/interrupt")
@@ -314,6 +404,25 @@ class TestThroughTheQueue:
         assert len(stored) == 2  # the original and its thumbnail
         assert all("127.0.0.1" not in json.dumps(result) for _ in [0])  # the provider's URL never reaches clients
         assert submitted_graph(state)["3"]["inputs"]["seed"] == 5
+
+    async def test_studio_request_keeps_the_template_size_and_phases_name_the_node(
+            self, client: httpx.AsyncClient, runtime: Runtime, comfy: tuple[ComfyFake, FakeServer]) -> None:
+        state, _ = comfy
+        created = await client.post("/api/generate", json={"prompt": "a kite", "workflow": "sd15", "seed": 3})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["job_id"]
+        await drain(runtime)
+        job = await read(runtime, job_id)
+        assert job["status"] == "succeeded", job
+        graph = submitted_graph(state)
+        # sd15's defaults: 512×512 and 20 steps (nothing forced to 1024×1024)
+        assert (graph["5"]["inputs"]["width"], graph["5"]["inputs"]["height"], graph["3"]["inputs"]["steps"]) == (
+            512, 512, 20)
+        assert (job["result"]["images"][0]["width"], job["result"]["images"][0]["height"]) == (512, 512)
+        async with runtime.db.read_session() as session:
+            phases = (await session.execute(select(JobEvent.data["phase"].as_string()).where(
+                JobEvent.job_id == job_id, JobEvent.type == "phase").order_by(JobEvent.id))).scalars().all()
+        assert {"generating: queued", "generating: KSampler", "generating: VAE Decode"} <= set(phases)
 
     async def test_execution_error_fails_the_job_with_the_reason(self, client: httpx.AsyncClient, runtime: Runtime,
                                                                  comfy: tuple[ComfyFake, FakeServer]) -> None:

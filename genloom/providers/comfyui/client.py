@@ -10,6 +10,10 @@ then read ``/history/{prompt_id}`` and fetch each output image with ``/view``.
   caller's prompt on ComfyUI versions that know it; we only send it once our prompt is known to run.
 - Outputs come from a host the operator configured, so it is added to the download allow-list for these
   fetches (a ComfyUI on the LAN works without listing it in ``GENLOOM_DOWNLOAD_ALLOW_HOSTS``).
+- Phase: while a node runs, the progress callback's phase is that node's title (``_meta.title``), else its class,
+  so a job shows "KSampler" or "Load Checkpoint". A template with no prompt input says so in its first phase.
+- Error text from the server (validation, ``execution_error``) can name files on its host; clients get it with
+  those paths cut to the file name (:func:`strip_host_paths`), the log line keeps the full text.
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from genloom.providers.base import GeneratedMedia, ImageRequest, ImageResult, ProgressFn, ProviderError
-from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, open_events, phase_for
+from genloom.providers.base import (
+    GeneratedMedia,
+    ImageRequest,
+    ImageResult,
+    ProgressFn,
+    ProviderError,
+    strip_host_paths,
+)
+from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, node_label, open_events
 from genloom.providers.comfyui.templates import Workflow
 from genloom.providers.download import download
 from genloom.providers.http import call, make_client
@@ -40,6 +51,14 @@ DEFAULT_WORKFLOW = "sdxl"
 QUIET_SECONDS = 15.0
 #: polling /history when there is no socket
 HISTORY_POLL_SECONDS = 1.0
+#: the first phase of a prompt from a template that has no prompt input
+NO_PROMPT_PHASE = "queued (template takes no prompt)"
+
+
+def failure(code: str, text: str, *, retryable: bool, operation: str) -> ProviderError:
+    """A ProviderError whose message has the server's host paths removed; the full text is logged here only."""
+    log.warning("provider=%s op=%s error=%s detail=%s", PROVIDER, operation, code, text)
+    return ProviderError(strip_host_paths(text), provider=PROVIDER, code=code, retryable=retryable)
 
 
 def prompt_error(data: Any) -> tuple[str | None, str | None]:
@@ -58,9 +77,14 @@ def prompt_error(data: Any) -> tuple[str | None, str | None]:
 
 def _prompt_error_parser(response: httpx.Response) -> tuple[str | None, str | None]:
     try:
-        return prompt_error(response.json())
+        code, message = prompt_error(response.json())
     except ValueError:
         return None, None
+    if message is not None and strip_host_paths(message) != message:
+        log.warning("provider=%s op=image.submit status=%d error=%s detail=%s", PROVIDER, response.status_code,
+                    code, message)
+        message = strip_host_paths(message)
+    return code, message
 
 
 class ComfyUIImage:
@@ -97,16 +121,25 @@ class ComfyUIImage:
 
     async def generate(self, request: ImageRequest, *, progress: ProgressFn | None = None) -> ImageResult:
         workflow = self.workflow(request.workflow or request.model)
-        seed = request.seed if request.seed is not None else random.randint(0, 2**31 - 1)
+        seed = request.seed if request.seed is not None else workflow.defaults.get("seed")
+        if seed is None:
+            seed = random.randint(0, 2**31 - 1)
+        # an unstated size is the template's (its defaults, else its own graph), never a forced 1024×1024
+        width, height = (None, None) if request.size_is_default else (request.width, request.height)
         graph = workflow.build(prompt=request.prompt, negative_prompt=request.negative_prompt, seed=seed,
-                               width=request.width, height=request.height, steps=request.steps,
+                               width=width, height=height, steps=request.steps,
                                batch_size=max(1, request.count), cfg=request.extra.get("cfg"))
+        first_phase = "queued"
+        if not workflow.takes_prompt:
+            first_phase = NO_PROMPT_PHASE
+            log.info("provider=%s op=image.submit workflow=%s prompt=not_injected (the template has no prompt input)",
+                     PROVIDER, workflow.name)
         client_id = uuid.uuid4().hex
         watch = PromptWatch(prompt_id=str(uuid.uuid4()))
         async with open_events(f"{self.ws_base}/ws?clientId={client_id}",
                                open_timeout=self.settings.provider_connect_timeout) as events:
             if progress is not None:
-                await progress(0.02, "queued")
+                await progress(0.02, first_phase)
             body = {"prompt": graph, "client_id": client_id, "prompt_id": watch.prompt_id}
             finished = False
             try:
@@ -164,7 +197,7 @@ class ComfyUIImage:
                 continue
             fraction, node = news
             if node and node in graph:
-                phase = phase_for(str(graph[node].get("class_type", "")))
+                phase = node_label(graph[node])
             # queued 0–10 %, running 10–90 %: sampler steps dominate, other nodes are quick (and never move
             # the bar backwards)
             share = max(share, 0.1 if fraction is None else 0.1 + 0.8 * fraction)
@@ -199,8 +232,8 @@ class ComfyUIImage:
             reason = str(error.get("exception_message") or "execution failed").strip()
             # running out of (GPU) memory may pass once other work finishes; anything else will fail again
             retry = "OutOfMemory" in kind or "out of memory" in reason.lower()
-            raise ProviderError(f"{PROVIDER}: {node_type} failed: {kind + ': ' if kind else ''}{reason}",
-                                provider=PROVIDER, code="provider_execution_error", retryable=retry)
+            raise failure("provider_execution_error", f"{PROVIDER}: {node_type} failed: {kind + ': ' if kind else ''}{reason}",
+                          retryable=retry, operation="image.follow")
         if interrupted:
             raise ProviderError(f"{PROVIDER}: the prompt was interrupted at {interrupted.get('node_type')}",
                                 provider=PROVIDER, code="provider_canceled", retryable=False)

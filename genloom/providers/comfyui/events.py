@@ -20,12 +20,6 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-#: phase names for node classes (what a job's ``phase`` shows while ComfyUI runs that node)
-PHASES = (
-    ("CheckpointLoader", "loading"), ("Loader", "loading"), ("CLIPTextEncode", "encoding"),
-    ("KSampler", "sampling"), ("Sampler", "sampling"), ("VAEDecode", "decoding"), ("Upscale", "upscaling"),
-    ("Save", "saving"), ("Preview", "saving"),
-)
 #: largest WebSocket frame accepted (preview images arrive as binary frames)
 MAX_FRAME = 32 * 1024 * 1024
 CLOSED = object()
@@ -35,11 +29,11 @@ SOCKET_LOG = logging.getLogger("genloom.providers.comfyui.socket")
 SOCKET_LOG.setLevel(logging.INFO)
 
 
-def phase_for(class_type: str) -> str:
-    for marker, phase in PHASES:
-        if marker in class_type:
-            return phase
-    return "running"
+def node_label(node: dict[str, Any]) -> str:
+    """What a job's phase shows while ``node`` runs: its title in the graph (``_meta.title``), else its class."""
+    meta = node.get("_meta")
+    title = str(meta.get("title") or "").strip() if isinstance(meta, dict) else ""
+    return (title or str(node.get("class_type") or "node"))[:80]
 
 
 @dataclass

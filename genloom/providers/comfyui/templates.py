@@ -10,9 +10,14 @@ A template file is either a bare API-format graph (what ComfyUI's "Export (API)"
 3. node classes and links: the sampler (``KSampler``, ``KSamplerAdvanced``) gives seed and steps, its
    ``positive``/``negative`` links lead to the text-encode nodes, the empty-latent node gives size and batch.
 
+``defaults`` give the values a request leaves out (``width``, ``height``, ``steps``, ``cfg``, ``seed``,
+``negative_prompt``); a value the request states always wins. A graph with no prompt input (a weight-free
+``EmptyImage → ImageBlur → SaveImage`` graph, an image-to-image graph fed a fixed input) is allowed: the prompt is
+then simply not injected (:attr:`Workflow.takes_prompt` is false and the client says so in the job's phase).
+
 Built-in templates ship in ``workflows/``; files in ``GENLOOM_COMFYUI_WORKFLOWS_DIR`` add to or replace them
-(the file name without ``.json`` is the template name). A template whose prompt cannot be placed is refused
-when it is loaded, naming the file.
+(the file name without ``.json`` is the template name). A template that is not an API-format graph, or whose
+explicit bindings name nodes it does not have, is refused when it is loaded, naming the file.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from typing import Any
 BUILTIN_DIR = Path(__file__).with_name("workflows")
 PARAMS = ("prompt", "negative_prompt", "seed", "steps", "cfg", "width", "height", "batch_size")
 SAMPLERS = {"KSampler": ("seed", "steps"), "KSamplerAdvanced": ("noise_seed", "steps")}
-LATENTS = {"EmptyLatentImage", "EmptySD3LatentImage"}
+#: nodes that fix the picture's size and batch (latent images, and the blank image weight-free graphs start from)
+LATENTS = {"EmptyLatentImage", "EmptySD3LatentImage", "EmptyImage"}
 TEXT_ENCODERS = {"CLIPTextEncode": ("text",), "CLIPTextEncodeSDXL": ("text_g", "text_l")}
 POSITIVE_TITLES = {"positive prompt", "positive", "prompt"}
 NEGATIVE_TITLES = {"negative prompt", "negative"}
@@ -49,18 +55,26 @@ class Workflow:
     description: str = ""
     source: str = ""
 
-    def build(self, *, prompt: str, negative_prompt: str, seed: int, width: int | None, height: int | None,
-              steps: int | None, batch_size: int = 1, cfg: float | None = None) -> dict[str, Any]:
-        """A fresh graph with the request's values in place (the template itself is never changed)."""
+    @property
+    def takes_prompt(self) -> bool:
+        """Whether the graph has somewhere to put the prompt (else the prompt is not used)."""
+        return bool(self.bindings.get("prompt"))
+
+    def build(self, *, prompt: str, negative_prompt: str | None, seed: int | None, width: int | None,
+              height: int | None, steps: int | None, batch_size: int = 1, cfg: float | None = None) -> dict[str, Any]:
+        """A fresh graph with the request's values in place (the template itself is never changed).
+
+        A value given as None (or an empty negative prompt) falls back to the template's ``defaults``; when those
+        are silent too the graph keeps its own value."""
         graph = copy.deepcopy(self.graph)
+        chosen: dict[str, Any] = {"negative_prompt": negative_prompt or None, "seed": seed, "steps": steps,
+                                  "cfg": cfg, "width": width, "height": height}
+        merged = {name: value if value is not None else self.defaults.get(name) for name, value in chosen.items()}
         values: dict[str, Any] = {
+            **merged,
             "prompt": prompt,
-            "negative_prompt": negative_prompt,
-            "seed": seed,
-            "steps": steps or self.defaults.get("steps"),
-            "cfg": cfg if cfg is not None else self.defaults.get("cfg"),
-            "width": _snap(width or self.defaults.get("width")),
-            "height": _snap(height or self.defaults.get("height")),
+            "width": _snap(merged["width"]),
+            "height": _snap(merged["height"]),
             "batch_size": batch_size,
         }
         for param, targets in self.bindings.items():
@@ -91,12 +105,31 @@ def parse_workflow(name: str, data: Any, *, source: str = "") -> Workflow:
     bindings = _explicit_bindings(explicit, graph, where) if explicit else {}
     for param, targets in _discover(graph).items():
         bindings.setdefault(param, targets)
-    if not bindings.get("prompt"):
-        raise WorkflowError(f"workflow {where}: cannot tell which node takes the prompt; add \"bindings\": "
-                            "{\"prompt\": [node_id, input_name]} or title the node \"Positive Prompt\"")
-    defaults = dict(data.get("defaults") or {}) if wrapped else {}
+    defaults = _defaults(data.get("defaults") if wrapped else None, where)
     description = str(data.get("description", "")) if wrapped else ""
     return Workflow(name, graph, bindings, defaults, description, source)
+
+
+#: what a template's ``defaults`` may set, and the type each value must have
+DEFAULTABLE: dict[str, type | tuple[type, ...]] = {
+    "width": int, "height": int, "steps": int, "seed": int, "cfg": (int, float), "negative_prompt": str,
+}
+
+
+def _defaults(raw: Any, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise WorkflowError(f"workflow {where}: \"defaults\" must be an object")
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        kind = DEFAULTABLE.get(name)
+        if kind is None:
+            raise WorkflowError(f"workflow {where}: unknown default {name!r}; known: {', '.join(DEFAULTABLE)}")
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise WorkflowError(f"workflow {where}: default {name!r} has the wrong type")
+        out[name] = value
+    return out
 
 
 def _explicit_bindings(raw: Any, graph: dict[str, Any], where: str) -> dict[str, list[Binding]]:
