@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import signal
 import sys
@@ -15,21 +14,15 @@ from typing import Any, TypeVar
 
 import click
 
+from genloom.cinemind import cli as cinemind_cli
+from genloom.clitools import settings_from
 from genloom.core.settings import Settings, SettingsError, load_settings
+from genloom.identity import cli as identity_cli
 
 T = TypeVar("T")
+DEFAULT_POSTMAN = Path("docs/genloom.postman_collection.json")
 
-#: feature modules exposing ``register(group: click.Group)`` to add their own commands
-CLI_MODULES = ("genloom.identity.cli", "genloom.cinemind.cli")
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    env = ctx.obj.get("env") if ctx.obj else None
-    try:
-        return load_settings(env, **{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        click.echo(f"genloom: {exc}", err=True)
-        sys.exit(2)
+_settings = settings_from
 
 
 def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
@@ -56,10 +49,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
     from genloom.app import create_app
     from genloom.providers.factory import build_providers
+    from genloom.providers.resilience import GuardRegistry
 
     settings = _settings(ctx, host=host, port=port, workers=workers)
     try:
-        build_providers(settings)  # a chosen provider without its key stops start-up here, clearly
+        build_providers(settings, GuardRegistry(settings))  # a provider without its key stops start-up here
     except SettingsError as exc:
         click.echo(f"genloom: {exc}", err=True)
         sys.exit(2)
@@ -91,10 +85,10 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
+        from genloom.assembly import build_runtime, start_runtime
         from genloom.core.logging import configure_logging
         from genloom.jobs.janitor import run_janitor_forever
         from genloom.jobs.worker import Worker
-        from genloom.runtime import build_runtime, start_runtime
 
         configure_logging(settings)
         runtime = build_runtime(settings)
@@ -114,7 +108,7 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
 
 
 async def _with_runtime(settings: Settings, fn: Callable[[Any], Awaitable[T]], *, migrate: bool | None = None) -> T:
-    from genloom.runtime import build_runtime, start_runtime
+    from genloom.assembly import build_runtime, start_runtime
 
     runtime = build_runtime(settings)
     try:
@@ -272,12 +266,25 @@ def openapi(output: Path | None) -> None:
         click.echo(doc)
 
 
-for _name in CLI_MODULES:
-    try:
-        importlib.import_module(_name).register(main)
-    except ModuleNotFoundError as _exc:
-        if _exc.name is None or not _name.startswith(_exc.name):
-            raise
+@main.command("postman")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_POSTMAN,
+              show_default=True, help="Where to write the collection ('-' for stdout).")
+def postman(output: Path) -> None:
+    """Write a Postman v2.1 collection covering every route (from the OpenAPI document)."""
+    from genloom.postman import collection_text
+
+    text = collection_text()
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+# feature commands (each module's ``register(group)`` adds its own)
+identity_cli.register(main)
+cinemind_cli.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from genloom.core.principal import Principal
 from genloom.core.settings import Settings
 from genloom.runtime import Runtime
 
@@ -38,25 +37,3 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
-
-
-def CallerDep(surface: str) -> Any:  # noqa: N802 - reads like a type in signatures
-    """``Annotated[Principal, Depends(...)]`` resolving the caller by the surface's auth mode."""
-    from genloom.identity.deps import caller
-
-    return Annotated[Principal, Depends(caller(surface))]
-
-
-async def caller_of(request: Request, surface: str) -> Principal:
-    """The caller, resolved without FastAPI's dependency machinery: for the hot status-polling routes, where
-    solving the dependency graph would cost more than serving the answer."""
-    from genloom.identity.deps import auth_mode, resolve
-
-    runtime: Runtime = request.app.state.runtime
-    headers = request.headers
-    scheme, _, token = (headers.get("authorization") or "").partition(" ")
-    return await resolve(
-        runtime, auth_mode(runtime.settings, surface),
-        token=token.strip() or None if scheme.lower() == "bearer" else None,
-        client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"),
-    )

@@ -1,61 +1,54 @@
-"""The long-lived parts of one process, built from settings: database, wake-ups, media store, providers,
-job kinds and (in API processes) the event hub. Both the web app and ``genloom worker`` assemble one."""
+"""The long-lived parts of one process: what :mod:`genloom.assembly` builds from settings and every request,
+worker and CLI command shares. Only the type lives here; building it is the composition root's job.
+
+Every field is typed and built up front (nothing created lazily under a string key), so a reader sees in one
+place what a process holds. The job queue names only the part it needs (:class:`genloom.jobs.runtime.Runtime`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from genloom.core.db import Database
+from genloom.core.metrics import MetricsState
 from genloom.core.settings import Settings
+from genloom.events.hub import Hub
+from genloom.events.readmodel import ReadModel
 from genloom.jobs.registry import KindRegistry
 from genloom.jobs.signals import Signals
+from genloom.nodes.keywords import KeywordIndex
 from genloom.providers.base import Providers
+from genloom.providers.resilience import GuardRegistry
 from genloom.storage.base import BlobStore
+from genloom.storage.signing import UrlSigner
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
     settings: Settings
     db: Database
+    #: wake-ups between writers and waiters (in-process, NOTIFY, Redis, SQLite data_version)
     signals: Signals
     blobs: BlobStore
     providers: Providers
+    #: one circuit breaker, concurrency limit and HTTP client pool per remote provider
+    guards: GuardRegistry
     kinds: KindRegistry
-    #: anything a feature needs to keep for the process (caches, hubs); keyed by feature name
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: signs media URLs (the local store's own signer, or one for S3-backed media routes)
+    signer: UrlSigner
+    #: tails the event log for SSE/WebSocket clients; started only in API processes
+    hub: Hub
+    #: job rows for status polling, kept fresh by ``hub`` while it runs
+    reads: ReadModel
+    metrics: MetricsState
+    #: per-process document frequencies for cineMind's keyword extraction
+    keywords: KeywordIndex = field(default_factory=KeywordIndex)
+    #: client id -> when its last_seen_at was last written (writes are throttled per process)
+    clients_seen: dict[str, float] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.signals.close()
         await self.providers.aclose()
         await self.blobs.aclose()
         await self.db.dispose()
-
-
-def build_runtime(settings: Settings) -> Runtime:
-    """Assemble a runtime; nothing touches the network until ``start_runtime``."""
-    from genloom.pipelines import register_all
-    from genloom.providers.factory import build_providers
-    from genloom.storage.factory import create_blob_store
-
-    db = Database(settings)
-    kinds = KindRegistry()
-    register_all(kinds)
-    return Runtime(
-        settings=settings,
-        db=db,
-        signals=Signals(settings, db),
-        blobs=create_blob_store(settings),
-        providers=build_providers(settings),
-        kinds=kinds,
-    )
-
-
-async def start_runtime(runtime: Runtime, *, migrate: bool | None = None) -> None:
-    """Migrate an embedded SQLite database when allowed, then start the wake-up listeners."""
-    from genloom.core.migrate import upgrade
-
-    should_migrate = runtime.settings.db_auto_migrate and runtime.db.is_sqlite if migrate is None else migrate
-    if should_migrate:
-        await upgrade(runtime.db.engine)
-    await runtime.signals.start()

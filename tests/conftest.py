@@ -21,10 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.db import Database
 from genloom.core.migrate import upgrade
 from genloom.core.settings import Settings, normalise_database_url
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 
 PG_URL = os.environ.get("GENLOOM_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("GENLOOM_TEST_REDIS_URL", "")

@@ -25,7 +25,6 @@ from genloom.jobs import service as jobs_service
 from genloom.jobs.errors import JobNotFound
 from genloom.nodes import service as nodes_service
 from genloom.runtime import Runtime
-from genloom.storage.signing import UrlSigner
 
 STATUS_WORDS = {"queued": "queued", "running": "running", "succeeded": "completed", "failed": "failed",
                 "canceled": "failed"}
@@ -39,20 +38,17 @@ def _iso(value: datetime | None) -> str | None:
 # --- media URLs -------------------------------------------------------------------------------------------
 
 
-def signer(runtime: Runtime) -> UrlSigner:
-    """Signs relative ``/media/…`` URLs that the media route (``genloom.media.router``) verifies."""
-    found = runtime.extras.get("cinemind.signer")
-    if found is None:
-        found = runtime.extras["cinemind.signer"] = UrlSigner(runtime.settings.secret_key, base_url="")
-    assert isinstance(found, UrlSigner)
-    return found
+def sign_relative(runtime: Runtime, key: str, *, expires_s: int) -> str:
+    """A signed ``/media/…`` URL without the public host: cineMind's clients resolve it against the API host
+    they called (the media route, :mod:`genloom.surfaces.native.media`, verifies it)."""
+    url, _exp = runtime.signer.sign(key, expires_s=expires_s)
+    return url.removeprefix(runtime.signer.base_url)
 
 
 def media_url(runtime: Runtime, key: str | None) -> str | None:
     if not key:
         return None
-    url, _ = signer(runtime).sign(key, expires_s=runtime.settings.presign_expires_s)
-    return url
+    return sign_relative(runtime, key, expires_s=runtime.settings.presign_expires_s)
 
 
 # --- tasks ------------------------------------------------------------------------------------------------

@@ -265,14 +265,10 @@ def route_template(scope: Scope) -> str:
 
 
 def _observers(scope: Scope) -> list[RequestObserver]:
-    # Observers live on the process runtime (runtime.extras["request_observers"]) so that each app, and
-    # each test's app, has its own; the middleware is built before the runtime exists.
+    # The app keeps its observers (``app.state.request_observers``, filled by the app assembly) so that each
+    # app, and each test's app, has its own.
     state = getattr(scope.get("app"), "state", None)
-    runtime = getattr(state, "runtime", None) if state is not None else None
-    extras = getattr(runtime, "extras", None)
-    if not extras:
-        return []
-    observers: list[RequestObserver] = extras.get("request_observers") or []
+    observers: list[RequestObserver] = getattr(state, "request_observers", None) or []
     return observers
 
 

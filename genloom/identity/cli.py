@@ -10,6 +10,7 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from genloom.clitools import settings_from
 from genloom.core.errors import GenloomError
 from genloom.core.principal import SYSTEM, Role
 from genloom.core.settings import Settings
@@ -18,9 +19,7 @@ T = TypeVar("T")
 
 
 def _settings(ctx: click.Context) -> Settings:
-    from genloom.cli import _settings as load
-
-    return load(ctx)
+    return settings_from(ctx)
 
 
 async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]]) -> T:

@@ -41,8 +41,7 @@ def auth_mode(settings: Settings, surface: str) -> AuthMode:
 
 
 def _seen(runtime: Runtime) -> dict[str, float]:
-    seen: dict[str, float] = runtime.extras.setdefault("identity.clients_seen", {})
-    return seen
+    return runtime.clients_seen
 
 
 async def resolve(
@@ -145,3 +144,16 @@ StudioCaller = Annotated[Principal, Depends(caller("studio"))]
 CinemindCaller = Annotated[Principal, Depends(caller("cinemind"))]
 HuabanCaller = Annotated[Principal, Depends(caller("huaban"))]
 GenflowCaller = Annotated[Principal, Depends(caller("genflow"))]
+
+
+async def caller_of(request: Request, surface: str) -> Principal:
+    """The caller, resolved without FastAPI's dependency machinery: for the hot status-polling routes, where
+    solving the dependency graph would cost more than serving the answer."""
+    runtime: Runtime = request.app.state.runtime
+    headers = request.headers
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    return await resolve(
+        runtime, auth_mode(runtime.settings, surface),
+        token=token.strip() or None if scheme.lower() == "bearer" else None,
+        client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"),
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from genloom.jobs.errors import JobCanceled
 
 if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+    from genloom.jobs.runtime import Runtime
 
 #: At most this many progress writes per second per job (phase changes and 100 % always go through).
 PROGRESS_MIN_INTERVAL = 0.25  # seconds

@@ -17,7 +17,7 @@ from genloom.jobs.states import TERMINAL, EventType, JobStatus
 from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+    from genloom.jobs.runtime import Runtime
 
 log = logging.getLogger("genloom.janitor")
 

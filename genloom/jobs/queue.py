@@ -26,7 +26,7 @@ from genloom.jobs.states import EventType, JobStatus
 from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+    from genloom.jobs.runtime import Runtime
 
 Executor = AsyncSession | AsyncConnection
 
@@ -359,18 +359,24 @@ async def mark_canceled(runtime: Runtime, job_id: str, worker_id: str) -> bool:
     return await _leave_running(runtime, job_id, worker_id, JobStatus.canceled, EventType.canceled)
 
 
-async def release(runtime: Runtime, job_id: str, worker_id: str) -> bool:
-    """running → queued without using up an attempt (graceful shutdown could not finish it)."""
-    return await _leave_running(runtime, job_id, worker_id, JobStatus.queued, EventType.retrying, give_back=True)
+async def release(runtime: Runtime, job_id: str, worker_id: str, *, run_at: datetime | None = None,
+                  error: dict[str, Any] | None = None, reason: str = "released") -> bool:
+    """running → queued without using up an attempt: a graceful shutdown could not finish it, the database went
+    away under it, or its provider is down (it then waits until ``run_at``, ``error`` saying why)."""
+    return await _leave_running(runtime, job_id, worker_id, JobStatus.queued, EventType.retrying, give_back=True,
+                                run_at=run_at, error=error, reason=reason)
 
 
 async def _leave_running(
-    runtime: Runtime, job_id: str, worker_id: str, status: JobStatus, type_: EventType, *, give_back: bool = False
+    runtime: Runtime, job_id: str, worker_id: str, status: JobStatus, type_: EventType, *, give_back: bool = False,
+    run_at: datetime | None = None, error: dict[str, Any] | None = None, reason: str = "released",
 ) -> bool:
     now = utc_now()
     values: dict[str, Any] = {"status": status.value, "updated_at": now, "lease_until": None}
+    if error is not None:
+        values["error"] = error
     if status is JobStatus.queued:
-        values |= {"worker_id": None, "run_at": now}
+        values |= {"worker_id": None, "run_at": max(run_at, now) if run_at is not None else now}
         if give_back:
             values["attempts"] = case((jobs_t.c.attempts > 0, jobs_t.c.attempts - 1), else_=0)
     else:
@@ -386,7 +392,11 @@ async def _leave_running(
             return False
         data: dict[str, Any] = {"status": status.value, "progress": row.progress, "attempts": row.attempts}
         if give_back:
-            data["reason"] = "released"
+            data["reason"] = reason
+        if error is not None:
+            data["error"] = error
+        if run_at is not None and status is JobStatus.queued:
+            data["retry_in"] = round(max(0.0, (run_at - now).total_seconds()), 3)
         await conn.execute(insert(events_t).values(**event_row(job_id, row.owner_id, type_, data, now)))
         if row.parent_id and status is JobStatus.canceled:
             await batch.refresh_parent(conn, row.parent_id, now)

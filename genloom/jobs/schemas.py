@@ -91,7 +91,7 @@ class JobCreate(BaseModel):
     setting: dict[str, Any] | None = Field(
         default=None,
         description="Task settings shared by every item (seed 002): ratio or size, count/batch_size, seed, model, "
-                    "… — see genloom.ratings.task_setting",
+                    "… — see genloom.tasks.setting",
         examples=[{"ratio": "16:9", "batch_size": 2, "seed": 42}],
     )
 

@@ -24,7 +24,7 @@ from genloom.jobs.states import ACTIVE, TERMINAL, EventType, JobStatus
 from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+    from genloom.jobs.runtime import Runtime
 
 Executor = AsyncSession | AsyncConnection
 
@@ -288,11 +288,4 @@ async def read_job(runtime: Runtime, principal: Principal, job_id: str) -> dict[
 
 
 async def _load_row(runtime: Runtime, job_id: str) -> dict[str, Any] | None:
-    try:
-        from genloom.jobs import readmodel
-    except ImportError:  # pragma: no cover - the read model ships with the events module
-        readmodel = None  # type: ignore[assignment]
-    if readmodel is not None and hasattr(readmodel, "get_job_row"):
-        return await readmodel.get_job_row(runtime, job_id)
-    async with runtime.db.reader.connect() as conn:
-        return await fetch_row(conn, job_id)
+    return await runtime.reads.get_job_row(job_id)

@@ -8,10 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from genloom.assembly import import_models
 from genloom.core.db import Base
-from genloom.core.model_registry import import_all_models
 
-import_all_models()
+import_models()
 config = context.config
 target_metadata = Base.metadata
 

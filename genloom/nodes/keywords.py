@@ -79,7 +79,7 @@ class _OwnerStats:
 
 @dataclass
 class KeywordIndex:
-    """Per-process cache of document frequencies; lives in ``runtime.extras``."""
+    """Per-process cache of document frequencies (``runtime.keywords``)."""
 
     owners: dict[str, _OwnerStats] = field(default_factory=dict)
     tokens: OrderedDict[tuple[str, int], list[str]] = field(default_factory=OrderedDict)
@@ -96,13 +96,6 @@ class KeywordIndex:
         self.tokens[(node_id, version)] = terms
         while len(self.tokens) > TOKEN_CACHE_SIZE:
             self.tokens.popitem(last=False)
-
-
-def index_of(extras: dict[str, Any]) -> KeywordIndex:
-    index = extras.get("nodes.keywords")
-    if index is None:
-        index = extras["nodes.keywords"] = KeywordIndex()
-    return index  # type: ignore[no-any-return]
 
 
 def _live(principal: Principal) -> Any:

@@ -79,6 +79,16 @@ class TextResult:
 
 
 @dataclass(slots=True)
+class TextChunk:
+    """One piece of a streamed chat answer: text as the provider sent it, and on the last pieces why it stopped
+    (``stop``, ``length``…) and the token usage the provider reported."""
+
+    delta: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+
+
+@dataclass(slots=True)
 class ImageRequest:
     prompt: str
     negative_prompt: str = ""
@@ -90,6 +100,9 @@ class ImageRequest:
     workflow: str | None = None  # ComfyUI template name
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the caller named no size: ``width``/``height`` are the 1024×1024 fallback, and a provider with its own
+    #: notion of a default size (a ComfyUI template's ``defaults``) uses that instead
+    size_is_default: bool = False
 
 
 @dataclass(slots=True)
@@ -100,9 +113,6 @@ class GeneratedMedia:
     mime: str
     width: int | None = None
     height: int | None = None
-    #: the caller named no size: ``width``/``height`` are the 1024×1024 fallback, and a provider with its own
-    #: notion of a default size (a ComfyUI template's ``defaults``) uses that instead
-    size_is_default: bool = False
     duration_ms: int | None = None
     seed: int | None = None
 
@@ -125,6 +135,12 @@ class VideoRequest:
     resolution: str = "720p"
     seed: int | None = None
     model: str | None = None
+    #: a URL the provider can fetch the first frame from, sent instead of the bytes (a presigned GET URL)
+    image_url: str | None = None
+    #: poll this earlier task of the provider instead of submitting a new one (a retry that must not pay twice)
+    resume_task_id: str | None = None
+    #: called with the provider's task id right after submitting, so the caller can record it
+    on_submitted: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +148,8 @@ class VideoResult:
     video: GeneratedMedia
     provider: str
     model: str
+    #: the provider's task id, for providers that run tasks
+    task_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -172,6 +190,20 @@ class TextProvider(Protocol):
     async def complete(self, messages: list[ChatMessage], *, temperature: float = 0.7, max_tokens: int | None = None) -> TextResult: ...
 
     def stream(self, messages: list[ChatMessage], *, temperature: float = 0.7, max_tokens: int | None = None) -> AsyncIterator[str]: ...
+
+
+async def stream_chunks(provider: TextProvider, messages: list[ChatMessage], *, temperature: float = 0.7,
+                        max_tokens: int | None = None) -> AsyncIterator[TextChunk]:
+    """The provider's answer as :class:`TextChunk` s: its own ``stream_chunks`` when it has one (finish reason and
+    usage included), else its ``stream`` of text pieces followed by a bare ``stop``."""
+    richer = getattr(provider, "stream_chunks", None)
+    if richer is not None:
+        async for chunk in richer(messages, temperature=temperature, max_tokens=max_tokens):
+            yield chunk
+        return
+    async for piece in provider.stream(messages, temperature=temperature, max_tokens=max_tokens):
+        yield TextChunk(delta=piece)
+    yield TextChunk(finish_reason="stop")
 
 
 @runtime_checkable
@@ -219,3 +251,9 @@ class Providers:
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
+
+
+def missing_settings(settings: Any, required: dict[str, str]) -> list[str]:
+    """The names (values of ``required``) of the settings (its keys) left empty: a remote provider's
+    ``required_settings`` for the credentials every one of its capabilities needs."""
+    return [name for field, name in required.items() if not getattr(settings, field)]

@@ -18,7 +18,6 @@ import logging
 import random
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,26 +56,6 @@ class BreakerState(StrEnum):
 
 
 # --- redaction ---------------------------------------------------------------------------------------------
-
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+|key\s+|basic\s+)?[^\s,;\"']+"),
-    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
-    re.compile(r"(?i)((?:api[_-]?key|x-api-key|x-token|access[_-]?token|token|secret|signature|key)\s*[=:]\s*)[^\s&,;\"']+"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"),
-)
-
-
-def _keep_prefix(match: re.Match[str]) -> str:
-    return (match.group(1) or "") + "***"
-
-
-def redact(text: str) -> str:
-    """``text`` with anything that looks like a credential replaced by ``***``."""
-    out = text
-    for pattern in _SECRET_PATTERNS:
-        out = pattern.sub(_keep_prefix, out)
-    return out
-
 
 # --- classification ----------------------------------------------------------------------------------------
 
@@ -374,8 +353,9 @@ class ProviderGuard:
 
 class GuardRegistry:
     """One guard per provider name, created on first use, plus the HTTP clients shared between a provider's
-    capabilities (one connection pool per credential). There is one registry per Settings object, i.e. per
-    runtime: see :func:`guards_for`."""
+    capabilities (one connection pool per credential). The composition root builds one per runtime, so every
+    capability served by one provider shares its circuit breaker and concurrency limit, and tests never share
+    state."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -390,21 +370,3 @@ class GuardRegistry:
 
     def items(self) -> list[tuple[str, ProviderGuard]]:
         return list(self._guards.items())
-
-
-_REGISTRIES: dict[int, GuardRegistry] = {}
-
-
-def guards_for(settings: Any) -> GuardRegistry:
-    """The registry of guards belonging to ``settings`` (built once per runtime, so every capability served by
-    one provider shares its circuit breaker and concurrency limit, and tests never share state)."""
-    key = id(settings)
-    registry = _REGISTRIES.get(key)
-    if registry is None or registry.settings is not settings:
-        registry = _REGISTRIES[key] = GuardRegistry(settings)
-        weakref.finalize(settings, _REGISTRIES.pop, key, None)
-    return registry
-
-
-def guard_for(settings: Any, provider: str) -> ProviderGuard:
-    return guards_for(settings).get(provider)

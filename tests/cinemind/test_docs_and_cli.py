@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from genloom.cinemind.postman import build_collection, collection_text
 from genloom.cinemind.seed import DEMO_NODES, seed_demo
 from genloom.core.settings import Settings
 from genloom.runtime import Runtime
+from genloom.postman import build_collection, collection_text
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def redis_settings(database_url: str, tmp_path: Path, redis_url: str) -> Setting
 
 async def test_health_redis_pings_when_enabled(redis_settings: Settings) -> None:
     from genloom.app import create_app
-    from genloom.runtime import build_runtime, start_runtime
+    from genloom.assembly import build_runtime, start_runtime
 
     rt = build_runtime(redis_settings)
     await start_runtime(rt, migrate=False)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from genloom.app import create_app
+from genloom.assembly import build_runtime, start_runtime
 from genloom.cinemind.models import GraphResult
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from tests.conftest import drain, make_settings
 from tests.fakes.base import FakeServer
 from tests.fakes.dashscope import DashScopeFake
@@ -38,8 +39,8 @@ async def remote(database_url: str, tmp_path: Path, fake: tuple[DashScopeFake, s
                              retry_base_seconds=0.0, job_max_attempts=1)
     rt = build_runtime(settings)
     # the factory chooses providers from settings; these tests pin DashScope for text and image explicitly
-    rt.providers.text = dashscope.build(settings, "text")
-    rt.providers.image = dashscope.build(settings, "image")
+    rt.providers.text = dashscope.build(settings, "text", rt.guards)
+    rt.providers.image = dashscope.build(settings, "image", rt.guards)
     await start_runtime(rt, migrate=False)
     app = create_app(runtime=rt, workers=0)
     try:

@@ -236,7 +236,7 @@ class TestRequestLog:
         def recording(method: str, route: str, status: int, duration_s: float) -> None:
             seen.append((method, route, status))
 
-        runtime.extras.setdefault("request_observers", []).extend([broken, recording])
+        client._transport.app.state.request_observers.extend([broken, recording])  # type: ignore[attr-defined]
         response = await client.get("/healthz")
         assert response.status_code == 200
         assert ("GET", "/healthz", 200) in seen

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from genloom.assembly import start_hub, stop_hub
 from genloom.core.principal import ANONYMOUS, Principal
-from genloom.jobs import events_router, queue, service
-from genloom.jobs.hub import Hub, Subscription
+from genloom.events.hub import Hub, Subscription
+from genloom.jobs import queue, service
 from genloom.runtime import Runtime
 
 WORKER = "test-worker"
@@ -18,11 +19,11 @@ WORKER = "test-worker"
 @pytest.fixture
 async def hub(runtime: Runtime) -> AsyncIterator[Hub]:
     """The process hub (and read model), started the way the app starts it."""
-    await events_router.on_startup(runtime)
+    await start_hub(runtime)
     try:
-        yield runtime.extras["hub"]
+        yield runtime.hub
     finally:
-        await events_router.on_shutdown(runtime)
+        await stop_hub(runtime)
 
 
 async def new_job(runtime: Runtime, principal: Principal = ANONYMOUS, **input: Any) -> str:

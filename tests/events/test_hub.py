@@ -9,8 +9,8 @@ from sqlalchemy import insert, select
 
 from genloom.core.db import utc_now
 from genloom.core.principal import ANONYMOUS, Principal
-from genloom.jobs import hub as hub_module
-from genloom.jobs.hub import Hub, SubscriberOverflow
+from genloom.events.hub import Hub, SubscriberOverflow
+from genloom.events import hub as hub_module
 from genloom.jobs.models import JobEvent
 from genloom.runtime import Runtime
 from tests.events.conftest import caught_up, finish, new_job, progress, start_job, take
@@ -77,7 +77,7 @@ async def test_replay_hands_over_to_live_without_gaps_or_duplicates(runtime: Run
 
 async def test_replay_pages_through_a_long_history(runtime: Runtime, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub_module, "PAGE", 7)
-    from genloom.jobs import subscription
+    from genloom.events import subscription
 
     monkeypatch.setattr(subscription, "PAGE", 7)
     for _ in range(5):
@@ -217,12 +217,12 @@ async def test_rolled_back_gap_is_skipped_and_late_commits_still_arrive(
 
 
 async def test_hub_starts_at_the_newest_event_and_replay_covers_earlier(runtime: Runtime) -> None:
-    from genloom.jobs import events_router
+    from genloom.assembly import start_hub, stop_hub
 
     old = await run_job(runtime, steps=0)
-    await events_router.on_startup(runtime)
+    await start_hub(runtime)
     try:
-        hub: Hub = runtime.extras["hub"]
+        hub: Hub = runtime.hub
         assert hub.delivered_id == (await stored_ids(runtime))[-1]
         live = hub.subscribe(ANONYMOUS)
         replay = hub.subscribe(ANONYMOUS, job_ids={old}, after=0)
@@ -232,17 +232,17 @@ async def test_hub_starts_at_the_newest_event_and_replay_covers_earlier(runtime:
         live.close()
         replay.close()
     finally:
-        await events_router.on_shutdown(runtime)
+        await stop_hub(runtime)
 
 
 async def test_hub_starts_without_its_database_and_refuses_subscribers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from genloom.assembly import build_runtime
     from genloom.core.errors import Unavailable
-    from genloom.runtime import build_runtime
     from tests.conftest import make_settings
 
     rt = build_runtime(make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere",
                                      data_dir=tmp_path, db_pool_timeout=1))
-    hub = Hub(rt)
+    hub = Hub(rt.settings, rt.db, rt.signals)
     try:
         await hub.start()  # does not raise: the app must come up and answer 503s
         assert not hub.positioned and not hub.live

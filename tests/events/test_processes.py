@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from genloom.core.principal import ANONYMOUS
-from genloom.jobs.hub import Hub
+from genloom.events.hub import Hub
 from genloom.jobs.models import WorkerRow
 from genloom.runtime import Runtime
 from tests.events.conftest import new_job
@@ -26,14 +26,14 @@ SLOW_POLL = "60"
 async def test_separate_worker_and_hub_wake_each_other(runtime: Runtime, database_url: str, tmp_path: Path) -> None:
     runtime.settings.event_poll_seconds = float(SLOW_POLL)
     runtime.settings.poll_interval_seconds = float(SLOW_POLL)
-    from genloom.jobs import events_router
+    from genloom.assembly import start_hub, stop_hub
 
-    await events_router.on_startup(runtime)
+    await start_hub(runtime)
     env = genloom_env(database_url, tmp_path, GENLOOM_POLL_INTERVAL_SECONDS=SLOW_POLL, GENLOOM_DB_AUTO_MIGRATE="false")
     proc = subprocess.Popen(genloom_cmd("worker", "--concurrency", "2"), env=env, cwd=str(ROOT),  # noqa: ASYNC220
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        hub: Hub = runtime.extras["hub"]
+        hub: Hub = runtime.hub
 
         async def worker_registered() -> None:
             while True:
@@ -61,4 +61,4 @@ async def test_separate_worker_and_hub_wake_each_other(runtime: Runtime, databas
         sub.close()
     finally:
         stop(proc, timeout=5)  # its loop sleeps in a 60 s poll; SIGKILL after 5 s is fine here
-        await events_router.on_shutdown(runtime)
+        await stop_hub(runtime)

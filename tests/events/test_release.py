@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from genloom.core.principal import ANONYMOUS
-from genloom.jobs.hub import Hub, Subscription, with_heartbeats
+from genloom.events.hub import Hub, Subscription, with_heartbeats
 from genloom.runtime import Runtime
 
 from .conftest import finish, new_job, start_job

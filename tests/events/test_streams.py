@@ -156,7 +156,7 @@ async def test_sse_heartbeats(runtime: Runtime, live_server: Any) -> None:
                             return
 
             await asyncio.wait_for(_read(), WAIT)
-        hub = runtime.extras["hub"]
+        hub = runtime.hub
         for _ in range(500):  # the server notices the disconnect and drops the subscriber
             if hub.subscriber_count == 0:
                 break
@@ -259,7 +259,7 @@ async def test_websocket_owner_scoping_and_heartbeats(runtime: Runtime, live_ser
             await ws.send(json.dumps({"op": "subscribe", "jobs": [alices], "after": 0}))
             assert (await ws_recv(ws))["type"] == "subscribed"
             assert (await ws_recv(ws))["event"] == "queued"
-            hub = runtime.extras["hub"]
+            hub = runtime.hub
             assert hub.subscriber_count == 1
         for _ in range(500):  # the server notices the close and drops the subscriber
             if hub.subscriber_count == 0:

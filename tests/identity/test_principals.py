@@ -17,6 +17,7 @@ from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.db import utc_now
 from genloom.core.http import ErrorRenderers, install_error_handlers
 from genloom.core.principal import Principal
@@ -24,7 +25,7 @@ from genloom.core.settings import AuthMode, Settings
 from genloom.identity import tokens
 from genloom.identity.deps import caller, resolve_request, ws_caller
 from genloom.identity.models import Client
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from tests.identity.conftest import bearer, create_user, login
 from tests.processes import free_port
 

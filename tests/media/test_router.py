@@ -8,10 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.principal import PUBLIC_OWNER
 from genloom.core.settings import Settings
 from genloom.media import service
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from genloom.storage.local import LocalBlobStore
 from tests.media.factories import png
 
@@ -245,7 +246,7 @@ async def s3_runtime(settings: Settings, s3_settings: Settings) -> AsyncIterator
 
 async def test_s3_media_redirects_to_presigned_url(s3_runtime: Runtime) -> None:
     from genloom.app import create_app
-    from genloom.media.router import _signer
+    from genloom.surfaces.native.media import _signer
 
     await s3_runtime.blobs.put("blobs/s3.txt", b"from the bucket", mime="text/plain")
     app = create_app(runtime=s3_runtime, workers=0)

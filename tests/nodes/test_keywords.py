@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from genloom.app import create_app
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.settings import Settings
 from genloom.nodes.keywords import parse_keywords, tfidf, tokenize
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.base import FakeServer
 from tests.fakes.dashscope import DashScopeFake
@@ -102,7 +103,7 @@ async def ai_client(database_url: str, tmp_path: Any, dashscope_fake: tuple[Dash
                                        is_full_by_ai=True, dashscope_base_url=url, dashscope_api_key="test-key",
                                        provider_max_retries=0)
     rt: Runtime = build_runtime(settings)
-    rt.providers.text = dashscope.build(settings, "text")
+    rt.providers.text = dashscope.build(settings, "text", rt.guards)
     await start_runtime(rt, migrate=False)
     app = create_app(runtime=rt, workers=0)
     try:

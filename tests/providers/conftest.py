@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.settings import Settings
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes import dashscope as dashscope_fake
 from tests.fakes import make as make_fake

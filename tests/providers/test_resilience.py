@@ -12,6 +12,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from genloom.core.logging import redact
 from genloom.core.settings import Settings
 from genloom.providers.base import ChatMessage, ProviderError, ProviderUnavailable
 from genloom.providers.factory import build_providers
@@ -20,12 +21,11 @@ from genloom.providers.resilience import (
     Attempt,
     BreakerState,
     CircuitBreaker,
+    GuardRegistry,
     ProviderGuard,
     backoff_delay,
     classify,
-    guard_for,
     parse_retry_after,
-    redact,
 )
 from tests.providers.conftest import DASHSCOPE_KEY, Fake
 
@@ -179,7 +179,7 @@ async def test_circuit_opens_then_closes_after_cooldown_over_http(
 
 async def test_bad_requests_do_not_open_the_circuit(provider_settings: Callable[..., Settings], dashscope: Fake) -> None:
     settings = provider_settings(breaker_failures=2)
-    guard = guard_for(settings, "dashscope")
+    guard = GuardRegistry(settings).get("dashscope")
     async with make_client(settings) as client:
         for _ in range(3):
             dashscope.state.fail(400, code="InvalidParameter", message="bad size")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from genloom.assembly import build_runtime
 from genloom.core.settings import SettingsError
 from genloom.providers.factory import build_providers
-from genloom.runtime import build_runtime
 from tests.conftest import make_settings
 
 

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.logging import configure_logging, redact, redact_query, unconfigure_logging
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind
-from genloom.runtime import Runtime, build_runtime, start_runtime
+from genloom.runtime import Runtime
 from tests.conftest import drain, make_settings
 
 # an Ark-style key: no recognisable prefix, so only knowing the configured value can catch it

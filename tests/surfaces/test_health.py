@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Request
 from sqlalchemy.engine.url import make_url
 
 from genloom.app import create_app
+from genloom.assembly import build_runtime, start_runtime
 from genloom.core.settings import Settings
-from genloom.runtime import build_runtime, start_runtime
-from genloom.surfaces import health
+from genloom.runtime import Runtime
+from genloom.system import health
 from tests.conftest import make_settings
 
 
@@ -157,21 +157,21 @@ class TestHealth:
         finally:
             await rt.close()
 
-    async def test_contributors_add_fields(self, client: httpx.AsyncClient) -> None:
-        async def contribute(request: Request, report: health.HealthReport, body: dict[str, Any]) -> None:
-            body["code"] = 0 if report.ok else 503
-            body["path"] = request.url.path
+    async def test_surfaces_add_fields(self, client: httpx.AsyncClient) -> None:
+        async def contribute(runtime: Runtime, report: health.HealthReport, body: dict[str, Any]) -> None:
+            body["extra"] = 0 if report.ok else 503
+            body["dialect"] = runtime.db.dialect
 
-        health.add_contributor(contribute)
-        health.add_contributor(contribute)  # registering twice keeps one
+        fields = client._transport.app.state.health_fields  # type: ignore[attr-defined]
+        fields.append(contribute)
         try:
-            assert sum(1 for c in health._contributors if c is contribute) == 1
             body = (await client.get("/health")).json()
             assert body["status"] == "ok"
-            assert body["code"] == 0
-            assert body["path"] == "/health"
+            assert body["extra"] == 0
+            assert body["dialect"] in ("sqlite", "postgresql")
+            assert body["code"] == 0  # cineMind's fields are there too
         finally:
-            health._contributors.remove(contribute)
+            fields.remove(contribute)
 
     async def test_healthz(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/healthz")

@@ -9,10 +9,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from genloom.core.db import utc_now
+from genloom.core.metrics import MetricsState
 from genloom.core.principal import ANONYMOUS
 from genloom.jobs import service
 from genloom.runtime import Runtime
-from genloom.surfaces import metrics
+from genloom.system import metrics
 from tests.conftest import drain
 
 
@@ -57,12 +58,12 @@ class TestHttpMetrics:
 
     async def test_each_app_has_its_own_registry(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         await client.get("/healthz")
-        other = metrics.MetricsState()
-        assert other.registry is not metrics.state_of(runtime).registry
+        other = MetricsState()
+        assert other.registry is not runtime.metrics.registry
         assert other.registry.get_sample_value(
             "genloom_http_requests_total", {"method": "GET", "route": "/healthz", "status": "200"}
         ) is None
-        assert metrics.state_of(runtime).registry.get_sample_value(
+        assert runtime.metrics.registry.get_sample_value(
             "genloom_http_requests_total", {"method": "GET", "route": "/healthz", "status": "200"}
         ) == 1
 
@@ -101,7 +102,7 @@ class TestJobMetrics:
         for n in range(3):
             await create(runtime, "noop", input={"n": n})
         await drain(runtime)
-        state = metrics.MetricsState()
+        state = MetricsState()
         monkeypatch.setattr(metrics, "EVENT_BATCH", 2)
         assert await metrics.observe_finished_jobs(runtime, state) == 2
         assert await metrics.observe_finished_jobs(runtime, state) == 1

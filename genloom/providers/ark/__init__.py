@@ -6,9 +6,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from genloom.core.settings import Settings
 from genloom.providers.ark.video import SeedanceVideo
-from genloom.providers.factory import missing_settings
+from genloom.providers.base import missing_settings
 from genloom.providers.openai.compat import CompatClient, CompatText, CompatVision, build_compat
+from genloom.providers.resilience import GuardRegistry
 
 PROVIDER = "ark"
 DEFAULT_TEXT_MODEL = "doubao-1-5-pro-256k-250115"
@@ -25,7 +27,7 @@ def required_settings(settings: Any, capability: str) -> list[str]:
                                        "ark_api_key": "ARK_API_KEY (or AI_DOU_BAO_API_KEY)"})
 
 
-def build(settings: Any, capability: str) -> Any:
+def build(settings: Settings, capability: str, guards: GuardRegistry) -> Any:
     """The Ark provider for ``capability`` (text, vision, video); one HTTP client per process is shared."""
 
     def video(client: CompatClient, model: str) -> SeedanceVideo:
@@ -33,7 +35,7 @@ def build(settings: Any, capability: str) -> Any:
                              timeout=settings.task_timeout_seconds)
 
     return build_compat(settings, capability, provider=PROVIDER, base_url=settings.ark_base_url,
-                        api_key=settings.ark_api_key, defaults=DEFAULTS, makers={
+                        api_key=settings.ark_api_key, defaults=DEFAULTS, guards=guards, makers={
                             "text": CompatText,
                             # Doubao vision models are asked for JSON in words; not every one accepts response_format
                             "vision": partial(CompatVision, json_mode=False),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from genloom.core.settings import SettingsError
+from genloom.core.settings import Settings, SettingsError
 from genloom.providers.comfyui.client import DEFAULT_WORKFLOW, PROVIDER, ComfyUIImage
 from genloom.providers.comfyui.templates import Workflow, WorkflowError, load_workflows, parse_workflow
-from genloom.providers.resilience import guards_for
+from genloom.providers.resilience import GuardRegistry
 
 DEFAULTS = {"image": DEFAULT_WORKFLOW}
 
@@ -21,7 +21,7 @@ def required_settings(settings: Any, capability: str) -> list[str]:
     return [] if settings.comfyui_url else ["COMFYUI_URL"]
 
 
-def build(settings: Any, capability: str) -> Any:
+def build(settings: Settings, capability: str, guards: GuardRegistry) -> Any:
     """The ComfyUI image provider; templates are loaded (and checked) now, so a broken file stops start-up."""
     if capability != "image":
         raise ValueError(f"comfyui has no {capability} capability")
@@ -33,4 +33,4 @@ def build(settings: Any, capability: str) -> Any:
     if default not in workflows:
         raise SettingsError([f"GENLOOM_IMAGE_MODEL: no ComfyUI workflow named {default!r} "
                              f"(available: {', '.join(sorted(workflows))})"])
-    return ComfyUIImage(settings, guard=guards_for(settings).get(PROVIDER), workflows=workflows, default_workflow=default)
+    return ComfyUIImage(settings, guard=guards.get(PROVIDER), workflows=workflows, default_workflow=default)

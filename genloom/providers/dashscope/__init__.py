@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genloom.core.settings import Settings
 from genloom.providers.dashscope.asr import DashScopeAsr
 from genloom.providers.dashscope.common import (
     DEFAULT_ASR_MODEL,
@@ -18,7 +19,7 @@ from genloom.providers.dashscope.common import (
 from genloom.providers.dashscope.image import DashScopeImage
 from genloom.providers.dashscope.text import QwenText
 from genloom.providers.dashscope.vision import QwenVision
-from genloom.providers.resilience import guards_for
+from genloom.providers.resilience import GuardRegistry
 
 __all__ = [
     "DEFAULT_ASR_MODEL", "DEFAULT_IMAGE_MODEL", "DEFAULT_TEXT_MODEL", "DEFAULT_VISION_MODEL", "DEFAULT_WAN_MODEL",
@@ -49,11 +50,10 @@ def _is_zimage(settings: Any) -> bool:
     return not is_task_model(settings.image_model or DEFAULT_IMAGE_MODEL)
 
 
-def build(settings: Any, capability: str) -> Any:
+def build(settings: Settings, capability: str, guards: GuardRegistry) -> Any:
     """The DashScope provider for ``capability`` (text, image, asr, vision). The guard (breaker, limit) and the
     HTTP clients (one per key) are shared by every DashScope capability of the runtime."""
-    registry = guards_for(settings)
-    guard, clients = registry.get(PROVIDER), registry.clients
+    guard, clients = guards.get(PROVIDER), guards.clients
 
     def client_for(key: str) -> DashScopeClient:
         cache_key = f"dashscope:{key}"

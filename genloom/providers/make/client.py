@@ -11,11 +11,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from genloom.providers.base import GeneratedMedia, ImageRequest, ImageResult, ProgressFn, ProviderError
+from genloom.core.settings import Settings
+from genloom.providers.base import (
+    GeneratedMedia,
+    ImageRequest,
+    ImageResult,
+    ProgressFn,
+    ProviderError,
+    missing_settings,
+)
 from genloom.providers.download import download, image_dimensions
-from genloom.providers.factory import missing_settings
 from genloom.providers.http import call, make_client
-from genloom.providers.resilience import ProviderGuard, guard_for
+from genloom.providers.resilience import GuardRegistry, ProviderGuard
 
 PROVIDER = "make"
 DEFAULT_MODEL = "universal"
@@ -206,7 +213,7 @@ class MakeImage:
         return GeneratedMedia(data=got.data, mime=got.mime, width=width, height=height, seed=seed)
 
 
-def build(settings: Any, capability: str) -> MakeImage:
+def build(settings: Settings, capability: str, guards: GuardRegistry) -> MakeImage:
     if capability != "image":
         raise ValueError(f"make has no {capability} capability")
-    return MakeImage(settings, guard=guard_for(settings, PROVIDER), model=settings.image_model)
+    return MakeImage(settings, guard=guards.get(PROVIDER), model=settings.image_model)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from genloom.providers.factory import missing_settings
+from genloom.core.settings import Settings
+from genloom.providers.base import missing_settings
 from genloom.providers.openai.compat import CompatText, CompatVision, build_compat
 from genloom.providers.openai.media import OpenAIAsr, OpenAIImage
+from genloom.providers.resilience import GuardRegistry
 
 PROVIDER = "openai"
 DEFAULTS = {"text": "gpt-4o-mini", "vision": "gpt-4o-mini", "image": "gpt-image-1", "asr": "whisper-1"}
@@ -20,8 +22,8 @@ def required_settings(settings: Any, capability: str) -> list[str]:
     return missing_settings(settings, {"openai_base_url": "OPENAI_BASE_URL", "openai_api_key": "OPENAI_API_KEY"})
 
 
-def build(settings: Any, capability: str) -> Any:
+def build(settings: Settings, capability: str, guards: GuardRegistry) -> Any:
     """The OpenAI provider for ``capability`` (text, vision, image, asr); one HTTP client per process."""
     return build_compat(settings, capability, provider=PROVIDER, base_url=settings.openai_base_url,
-                        api_key=settings.openai_api_key, defaults=DEFAULTS,
+                        api_key=settings.openai_api_key, defaults=DEFAULTS, guards=guards,
                         makers={"text": CompatText, "vision": CompatVision, "image": OpenAIImage, "asr": OpenAIAsr})

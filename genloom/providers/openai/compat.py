@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from genloom.providers.base import ChatMessage, ProviderError, TextResult, VisionRequest, VisionResult
+from genloom.providers.base import ChatMessage, ProviderError, TextChunk, TextResult, VisionRequest, VisionResult
 from genloom.providers.http import call, iter_sse_data, make_client, openai_error, stream
-from genloom.providers.resilience import ProviderGuard, classify, guards_for
+from genloom.providers.resilience import GuardRegistry, ProviderGuard, classify
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
@@ -49,11 +49,10 @@ Maker = Callable[["CompatClient", str], Any]
 
 
 def build_compat(settings: Any, capability: str, *, provider: str, base_url: str, api_key: str,
-                 defaults: Mapping[str, str], makers: Mapping[str, Maker]) -> Any:
+                 defaults: Mapping[str, str], makers: Mapping[str, Maker], guards: GuardRegistry) -> Any:
     """The provider for ``capability`` of an OpenAI-style ``provider``: one :class:`CompatClient` (and guard) per
     process is shared by all its capabilities; the model is ``{capability}_model`` or the provider's default."""
-    registry = guards_for(settings)
-    guard, clients = registry.get(provider), registry.clients
+    guard, clients = guards.get(provider), guards.clients
     if provider not in clients:
         clients[provider] = CompatClient(settings, provider=provider, base_url=base_url, api_key=api_key,
                                          guard=guard)
@@ -142,6 +141,15 @@ class CompatText(CompatService):
 
     async def stream(self, messages: list[ChatMessage], *, temperature: float = 0.7,
                      max_tokens: int | None = None) -> AsyncIterator[str]:
+        async for chunk in self.stream_chunks(messages, temperature=temperature, max_tokens=max_tokens):
+            if chunk.delta:
+                yield chunk.delta
+
+    async def stream_chunks(self, messages: list[ChatMessage], *, temperature: float = 0.7,
+                            max_tokens: int | None = None) -> AsyncIterator[TextChunk]:
+        """The streamed answer piece by piece as the provider sends it, then its finish reason and the usage of
+        the closing ``include_usage`` chunk. Closing the iterator early closes the HTTP stream, which is how a
+        canceled reply stops the provider's generation."""
         body = chat_body(self.model, [{"role": m.role, "content": m.content} for m in messages],
                          temperature=temperature, max_tokens=max_tokens, streaming=True)
         client = self.client
@@ -154,15 +162,21 @@ class CompatText(CompatService):
                     chunk = json.loads(data)
                 except ValueError:
                     raise client.bad_response("a stream chunk was not valid JSON") from None
-                if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
+                if not isinstance(chunk, dict):
+                    raise client.bad_response("a stream chunk was not a JSON object")
+                if isinstance(chunk.get("error"), dict):
                     # the stream had started (200) when the provider failed: the error is a data line
                     err = chunk["error"]
                     raise classify(client.provider, stream_error_status(err), code=err.get("code") or err.get("type"),
                                    message=err.get("message"))
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    yield TextChunk(usage={k: int(v) for k, v in usage.items() if isinstance(v, int)})
                 for choice in chunk.get("choices") or []:
                     piece = (choice.get("delta") or {}).get("content")
-                    if piece:
-                        yield str(piece)
+                    finish = choice.get("finish_reason")
+                    if piece or finish:
+                        yield TextChunk(delta=str(piece or ""), finish_reason=str(finish) if finish else None)
 
 
 class CompatVision(CompatService):

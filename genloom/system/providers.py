@@ -3,18 +3,15 @@ breaker state, calls in flight). Nothing secret is shown: no keys, no URLs, erro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from genloom.deps import CallerDep, RuntimeDep
+from genloom.deps import RuntimeDep
+from genloom.identity.deps import NativeCaller
 
 router = APIRouter()
-if TYPE_CHECKING:
-    from genloom.core.principal import Principal as NativeCaller
-else:
-    NativeCaller = CallerDep("native")
 
 CAPABILITIES = ("text", "image", "video", "asr", "vision")
 

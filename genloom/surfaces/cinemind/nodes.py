@@ -1,6 +1,6 @@
 """cineMind's node routes (``/nodes``): thin translations to :mod:`genloom.nodes.service` in the cineMind envelope.
 
-Errors on these paths are rendered by the cineMind surface's ``render_error`` (``genloom.surfaces.cinemind``).
+Errors on these paths are rendered by the cineMind surface's ``render_error`` (``genloom.surfaces.cinemind.routes``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from genloom.cinemind.envelope import Envelope, error_example, ok
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import caller as caller_dependency
@@ -29,6 +28,7 @@ from genloom.nodes.schemas import (
     NodeUpdate,
     node_out,
 )
+from genloom.surfaces.cinemind.envelope import Envelope, error_example, ok
 
 router = APIRouter(prefix="/nodes", tags=["Nodes"])
 Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
@@ -132,6 +132,6 @@ async def node_keywords(
         items = await keywords_service.keywords_from_provider(runtime.providers.text, node, top=top)
     else:
         source = "database"
-        index = keywords_service.index_of(runtime.extras)
+        index = runtime.keywords
         items = await keywords_service.keywords_from_database(session, caller, node, index=index, top=top)
     return ok({"nodeId": node.id, "source": source, "items": items})

@@ -7,23 +7,19 @@ Translation only: requests become ``image.generate`` jobs; statuses map to Studi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from genloom.core.errors import GenloomError, InvalidInput
-from genloom.core.http import path_startswith
-from genloom.deps import CallerDep, RuntimeDep, SessionDep, caller_of
+from genloom.deps import RuntimeDep, SessionDep
+from genloom.identity.deps import StudioCaller, caller_of
 from genloom.jobs import service as jobs_service
 from genloom.pipelines.workflows import DEFAULT_WORKFLOW, known_workflows
 
 router = APIRouter(prefix="/api", tags=["Studio"])
-if TYPE_CHECKING:
-    from genloom.core.principal import Principal as StudioCaller
-else:
-    StudioCaller = CallerDep("studio")
 
 STATUS_WORDS = {"queued": "queued", "running": "processing", "succeeded": "finished", "failed": "failed",
                 "canceled": "failed"}
@@ -101,7 +97,7 @@ async def generate(body: GenerateRequest, session: SessionDep, runtime: RuntimeD
 )
 async def status(job_id: str, request: Request) -> Response:
     # Hot path: resolved by hand, without the dependency graph (see genloom.deps.caller_of); the same
-    # function also answers from genloom.surfaces.hot_reads, which skips routing altogether.
+    # function also answers from genloom.system.hot_reads, which skips routing altogether.
     return JSONResponse(await status_body(request, job_id))
 
 
@@ -128,9 +124,6 @@ def _absolute(request: Request, public_base: str, url: str) -> str:
         return url
     base = public_base.rstrip("/") if public_base else str(request.base_url).rstrip("/")
     return base + url
-
-
-error_matcher = path_startswith("/api/")
 
 
 def render_error(request: Request, err: GenloomError) -> Response:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from genloom.core.errors import InvalidInput
-from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep, caller_of
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
+from genloom.identity.deps import NativeCaller, caller_of
 from genloom.jobs import service
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.schemas import JOB_EXAMPLE, JobCreate, JobList, JobRead, QueueStats
+from genloom.tasks.setting import apply_setting
 
 router = APIRouter(prefix="/v1", tags=["Jobs"])
-
-if TYPE_CHECKING:
-    from genloom.core.principal import Principal as NativeCaller
-else:
-    NativeCaller = CallerDep("native")
 
 
 def _problem(code: str, status: int, message: str) -> dict[str, Any]:
@@ -47,8 +44,6 @@ async def create_job(
         raise InvalidInput("send input (one job) or inputs (a batch)", field="input")
     job_input, job_inputs = body.input, body.inputs
     if body.setting is not None:  # seed 002 tasks: one setting merged into every subtask's input
-        from genloom.ratings.task_setting import apply_setting
-
         items = job_inputs if job_inputs is not None else [job_input or {}]
         merged = apply_setting(runtime.kinds, body.kind, body.setting, items)
         job_input, job_inputs = (None, merged) if job_inputs is not None else (merged[0], None)

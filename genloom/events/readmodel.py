@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from genloom.core.db import Database
+from genloom.events.hub import Hub
 from genloom.jobs.models import Job
-
-if TYPE_CHECKING:
-    from genloom.jobs.hub import Hub
-    from genloom.runtime import Runtime
+from genloom.jobs.signals import Signals
 
 jobs_t = Job.__table__
 #: every job column but the ones that change without an event (lease renewals, idempotency-key expiry)
@@ -45,7 +44,6 @@ _SELECT_ONE = select(*SNAPSHOT_COLUMNS).where(jobs_t.c.id == bindparam("job_id")
 MAX_AGE_SECONDS = 30.0
 #: how many per-job "last touched" versions are remembered for the miss check
 TOUCH_MEMORY = 50_000
-EXTRAS_KEY = "jobs.readmodel"
 
 
 class JobCache:
@@ -110,43 +108,47 @@ class JobCache:
         return len(self._rows)
 
 
-def attach(runtime: Runtime, hub: Hub) -> JobCache:
-    """Create the cache for this process and wire it to the hub (called when the hub starts)."""
-    cache = JobCache(runtime.settings.read_cache_size)
-    hub.add_listener(cache.on_events, cache.on_reset)
-    runtime.extras[EXTRAS_KEY] = cache
-    return cache
+class ReadModel:
+    """Job rows for the hot read paths: from the cache while the hub is live and caught up, else read through.
+    One per process (``runtime.reads``); :meth:`attach` wires it to the process's hub when that starts."""
 
+    def __init__(self, db: Database, signals: Signals, cache_size: int) -> None:
+        self.db = db
+        self.signals = signals
+        self.cache = JobCache(cache_size)
+        self.hub: Hub | None = None
 
-def _live_hub(runtime: Runtime) -> Hub | None:
-    hub: Hub | None = runtime.extras.get("hub")
-    return hub if hub is not None and hub.live else None
+    def attach(self, hub: Hub) -> None:
+        """Keep the cache fresh from ``hub`` (called when the hub starts; without it every read goes through)."""
+        if self.hub is not hub:
+            hub.add_listener(self.cache.on_events, self.cache.on_reset)
+        self.hub = hub
 
+    def detach(self) -> None:
+        """Stop serving from the cache (the hub is closing); reads go through until it is attached again."""
+        self.cache.on_reset()
 
-async def load_job_row(runtime: Runtime, job_id: str) -> dict[str, Any] | None:
-    """ONE Core SELECT on a reader connection, no cache."""
-    async with runtime.db.reader.connect() as conn:
-        row = (await conn.execute(_SELECT_ONE, {"job_id": job_id})).first()
-    return dict(row._mapping) if row is not None else None
+    async def load_job_row(self, job_id: str) -> dict[str, Any] | None:
+        """ONE Core SELECT on a reader connection, no cache."""
+        async with self.db.reader.connect() as conn:
+            row = (await conn.execute(_SELECT_ONE, {"job_id": job_id})).first()
+        return dict(row._mapping) if row is not None else None
 
-
-async def get_job_row(runtime: Runtime, job_id: str) -> dict[str, Any] | None:
-    """A job's columns as a plain dict (a fresh copy; mutate freely), or None. No owner check here."""
-    hub = _live_hub(runtime)
-    cache: JobCache | None = runtime.extras.get(EXTRAS_KEY)
-    if hub is None or cache is None or cache.size <= 0:
-        return await load_job_row(runtime, job_id)
-    caught_up = runtime.signals.events_seq == hub.caught_up_seq
-    if caught_up:
-        row = cache.get(job_id)
-        if row is not None:
-            cache.hits += 1
+    async def get_job_row(self, job_id: str) -> dict[str, Any] | None:
+        """A job's columns as a plain dict (a fresh copy; mutate freely), or None. No owner check here."""
+        hub, cache = self.hub, self.cache
+        if hub is None or not hub.live or not hub.running or cache.size <= 0:
+            return await self.load_job_row(job_id)
+        if self.signals.events_seq == hub.caught_up_seq:
+            row = cache.get(job_id)
+            if row is not None:
+                cache.hits += 1
+                return dict(row)
+        cache.misses += 1
+        version = cache.version
+        row = await self.load_job_row(job_id)
+        # No await from here on: the hub cannot process an event between this check and the insert.
+        if row is not None and hub.live and not cache.changed_since(job_id, version):
+            cache.put(job_id, row)
             return dict(row)
-    cache.misses += 1
-    version = cache.version
-    row = await load_job_row(runtime, job_id)
-    # No await from here on: the hub cannot process an event between this check and the insert.
-    if row is not None and hub.live and not cache.changed_since(job_id, version):
-        cache.put(job_id, row)
-        return dict(row)
-    return row
+        return row

@@ -8,16 +8,15 @@ timeout so that a hung dependency cannot hang the probe. Body::
 A dead database answers 503 (a load balancer should stop sending traffic); a dead Redis only reports
 ``"redis": "unhealthy"`` with 200, because genloom falls back to database polling without it.
 
-Other surfaces add their own fields to the same body (cineMind adds ``code``, ``message``, ``data``) by
-registering a contributor with :func:`add_contributor`; contributors run in registration order and get the
-checks already made, so they never probe a dependency twice.
+Surfaces add their own fields to the same body (cineMind adds ``code``, ``message``, ``data``) through their
+``Surface.health_fields``; the app assembly lists them on ``app.state.health_fields``. They run in the app's
+surface order and get the checks already made, so they never probe a dependency twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,6 @@ log = logging.getLogger("genloom.health")
 
 DB_TIMEOUT_SECONDS = 3.0  # a probe that takes longer than this is a failed probe
 REDIS_TIMEOUT_SECONDS = 1.0
-_REDIS_KEY = "health.redis"  # runtime.extras key of the cached Redis client
 
 
 @dataclass(frozen=True)
@@ -47,21 +45,6 @@ class HealthReport:
         return self.database
 
 
-#: ``async def contribute(request, report, body) -> None`` adds fields to ``body`` in place.
-Contributor = Callable[[Request, HealthReport, dict[str, Any]], Awaitable[None]]
-_contributors: list[Contributor] = []
-
-
-def add_contributor(contributor: Contributor) -> None:
-    """Register extra fields for the ``/health`` body (idempotent: a module re-imported adds nothing twice)."""
-    key = (getattr(contributor, "__module__", None), getattr(contributor, "__qualname__", None))
-    for existing in _contributors:
-        if (getattr(existing, "__module__", None), getattr(existing, "__qualname__", None)) == key:
-            _contributors.remove(existing)
-            break
-    _contributors.append(contributor)
-
-
 async def check_database(runtime: Runtime) -> bool:
     try:
         return await asyncio.wait_for(runtime.db.ping(), DB_TIMEOUT_SECONDS)
@@ -73,27 +56,18 @@ async def check_redis(runtime: Runtime) -> str:
     """``disabled`` unless USE_REDIS; else a real PING with a short timeout."""
     if not runtime.settings.use_redis:
         return "disabled"
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                            socket_timeout=REDIS_TIMEOUT_SECONDS)
     try:
-        client = _redis_client(runtime)
         pong = await asyncio.wait_for(client.ping(), REDIS_TIMEOUT_SECONDS)
         return "healthy" if pong else "unhealthy"
     except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", never a 500
         log.warning("health.redis_unhealthy error=%s", type(exc).__name__)
         return "unhealthy"
-
-
-def _redis_client(runtime: Runtime) -> Any:
-    client = runtime.extras.get(_REDIS_KEY)
-    if client is None:
-        from redis.asyncio import Redis
-
-        client = Redis.from_url(
-            runtime.settings.redis_url,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-        )
-        runtime.extras[_REDIS_KEY] = client
-    return client
+    finally:
+        await client.aclose()  # type: ignore[attr-defined]  # the stubs lag redis 5 (close() is deprecated)
 
 
 async def health_report(runtime: Runtime) -> HealthReport:
@@ -122,8 +96,8 @@ async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
         "redis": report.redis,
         "database": "healthy" if report.database else "unhealthy",
     }
-    for contribute in list(_contributors):
-        await contribute(request, report, body)
+    for contribute in request.app.state.health_fields:
+        await contribute(runtime, report, body)
     return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
@@ -131,9 +105,3 @@ async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-async def on_shutdown(runtime: Runtime) -> None:
-    client = runtime.extras.pop(_REDIS_KEY, None)
-    if client is not None:
-        await client.aclose()

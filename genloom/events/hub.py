@@ -2,7 +2,7 @@
 
 Use it from any realtime surface (native SSE/WS, cineMind ``/ws/tasks``, GenFlow …)::
 
-    hub: Hub = runtime.extras["hub"]
+    hub = runtime.hub                      # one per process, started by the app
     sub = hub.subscribe(principal, job_ids={"j1"}, after=last_seen_id)   # job_ids=None: everything visible
     try:
         async for event in sub:            # {"id", "job_id", "type", "data", "created_at"}
@@ -37,15 +37,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from genloom.core.db import Database
 from genloom.core.errors import Unavailable
 from genloom.core.principal import Principal, owner_clause
-from genloom.jobs.models import JobEvent
-from genloom.jobs.subscription import (
-    _OVERFLOW,
+from genloom.core.settings import Settings
+from genloom.events.subscription import (
     PAGE,
     TERMINAL_TYPES,
     SubscriberOverflow,
@@ -54,9 +54,8 @@ from genloom.jobs.subscription import (
     public,
     with_heartbeats,
 )
-
-if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+from genloom.jobs.models import JobEvent
+from genloom.jobs.signals import Signals
 
 log = logging.getLogger("genloom.hub")
 
@@ -80,9 +79,10 @@ __all__ = ["Hub", "Subscription", "SubscriberOverflow", "TERMINAL_TYPES", "publi
 class Hub:
     """Tails ``job_events`` and fans out to subscribers. Start with :meth:`start`, stop with :meth:`close`."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.settings = runtime.settings
+    def __init__(self, settings: Settings, db: Database, signals: Signals) -> None:
+        self.settings = settings
+        self.db = db
+        self.signals = signals
         #: every id up to here was delivered (or skipped as a gap)
         self.delivered_id = 0
         #: ``signals.events_seq`` as of the start of the last tail read that came back complete
@@ -102,6 +102,11 @@ class Hub:
         #: True once the end of the log is known (subscribers are refused before)
         self.positioned = False
 
+    @property
+    def running(self) -> bool:
+        """Started (:meth:`start`) and not closed: API processes run one, workers and the CLI do not."""
+        return self._task is not None and not self._stopping
+
     # -- subscribers -----------------------------------------------------------------------------------
     def subscribe(self, principal: Principal, job_ids: Iterable[str] | None = None, after: int | None = None) -> Subscription:
         """A new subscription. ``after``: replay stored events with a greater id first (None: live only).
@@ -117,10 +122,10 @@ class Hub:
             else:
                 self._by_owner.setdefault(principal.owner_id, set()).add(sub)
         else:
-            self._index_add(sub, sub.job_ids)
+            self.track(sub, sub.job_ids)
         if after is not None and after < self.delivered_id:
             # Everything above delivered_id arrives through the queue; the rest comes from the database.
-            sub._replays.append((None if sub.job_ids is None else set(sub.job_ids), after, self.delivered_id))
+            sub.replay((None if sub.job_ids is None else set(sub.job_ids), after, self.delivered_id))
         return sub
 
     def _subscribers(self) -> set[Subscription]:
@@ -144,13 +149,13 @@ class Hub:
         ``on_reset()`` whenever delivery may have missed something (an id skipped as a gap, the stream lost)."""
         self._listeners.append((on_events, on_reset))
 
-    def _index_add(self, sub: Subscription, job_ids: set[str]) -> None:
+    def track(self, sub: Subscription, job_ids: set[str]) -> None:
         assert sub.job_ids is not None
         sub.job_ids |= job_ids
         for job_id in job_ids:
             self._by_job.setdefault(job_id, set()).add(sub)
 
-    def _index_remove(self, sub: Subscription, job_ids: set[str]) -> None:
+    def untrack(self, sub: Subscription, job_ids: set[str]) -> None:
         assert sub.job_ids is not None
         sub.job_ids -= job_ids
         for job_id in job_ids:
@@ -160,7 +165,7 @@ class Hub:
                 if not group:
                     del self._by_job[job_id]
 
-    def _drop(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Subscription) -> None:
         self._all_owners.discard(sub)
         owner_group = self._by_owner.get(sub.principal.owner_id)
         if owner_group is not None:
@@ -168,7 +173,7 @@ class Hub:
             if not owner_group:
                 del self._by_owner[sub.principal.owner_id]
         if sub.job_ids:
-            self._index_remove(sub, set(sub.job_ids))
+            self.untrack(sub, set(sub.job_ids))
 
     # -- reading the log -------------------------------------------------------------------------------
     async def read_events(
@@ -185,7 +190,7 @@ class Hub:
         clause = owner_clause(events_t.c.owner_id, principal, "jobs")
         if clause is not None:
             stmt = stmt.where(clause)
-        async with self.runtime.db.reader.connect() as conn:
+        async with self.db.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [encode_event(r) for r in rows]
 
@@ -195,6 +200,9 @@ class Hub:
 
         Never fails: with the database down the hub keeps trying in the background (and refuses
         subscribers until it knows where the log ends)."""
+        if self._task is not None:
+            return
+        self._stopping = False
         try:
             await self._position()
         except Exception as exc:  # noqa: BLE001 - the app must start (and answer 503s) without its database
@@ -202,9 +210,9 @@ class Hub:
         self._task = asyncio.create_task(self._run(), name="genloom-event-hub")
 
     async def _position(self) -> None:
-        async with self.runtime.db.reader.connect() as conn:
+        async with self.db.reader.connect() as conn:
             newest = int((await conn.execute(select(func.max(events_t.c.id)))).scalar() or 0)
-            recent = [] if self.runtime.db.is_sqlite or newest == 0 else [
+            recent = [] if self.db.is_sqlite or newest == 0 else [
                 int(r[0]) for r in (await conn.execute(
                     select(events_t.c.id).where(events_t.c.id > newest - START_LOOKBACK).order_by(events_t.c.id)
                 )).all()
@@ -230,7 +238,7 @@ class Hub:
             sub.close()
 
     async def _run(self) -> None:
-        signals = self.runtime.signals
+        signals = self.signals
         seen = signals.events_seq
         failures = 0
         while not self._stopping:
@@ -267,7 +275,7 @@ class Hub:
         if self._skipped and time.monotonic() >= self._next_recheck:
             self._next_recheck = time.monotonic() + 0.5
             await self._recheck_skipped()
-        async with self.runtime.db.reader.connect() as conn:
+        async with self.db.reader.connect() as conn:
             rows = (await conn.execute(
                 select(*EVENT_COLUMNS).where(events_t.c.id > self.delivered_id).order_by(events_t.c.id).limit(PAGE)
             )).all()
@@ -290,7 +298,7 @@ class Hub:
         return len(rows) == PAGE and not hold, hold
 
     def _gap_expired(self) -> bool:
-        if self.runtime.db.is_sqlite:
+        if self.db.is_sqlite:
             return True  # ids commit in order on SQLite: a hole is a deleted row, never a late one
         now = time.monotonic()
         if self._gap_since is None:
@@ -314,7 +322,7 @@ class Hub:
             return
         ranges = list(self._skipped)
         cond = [events_t.c.id.between(lo, hi) for lo, hi in ranges]
-        async with self.runtime.db.reader.connect() as conn:
+        async with self.db.reader.connect() as conn:
             rows = (await conn.execute(select(*EVENT_COLUMNS).where(or_(*cond)).order_by(events_t.c.id))).all()
         if not rows:
             return
@@ -358,11 +366,11 @@ class Hub:
                 for sub in targets:
                     if sub.overflowed or not sub.may_see(owner):
                         continue
-                    if not sub._offer(event):
+                    if not sub.offer(event):
                         sub.overflowed = True
                         dropped.append(sub)
         for sub in dropped:
             log.warning("hub.subscriber_dropped reason=overflow owner=%s queued=%d", sub.principal.owner_id,
                         sub.queue.qsize())
-            self._drop(sub)
-            sub._kill(_OVERFLOW)
+            self.unsubscribe(sub)
+            sub.overflow()

@@ -1,6 +1,6 @@
 """Live job events: SSE ``GET /v1/jobs/{id}/events`` and ``GET /v1/events``, WebSocket ``/v1/ws``.
 
-All three read from the process's event hub (:mod:`genloom.jobs.hub`) and resume by event id, so a client
+All three read from the process's event hub (:mod:`genloom.events.hub`) and resume by event id, so a client
 can reconnect to any replica and miss nothing. WebSocket protocol (JSON text frames)::
 
     client → {"op": "subscribe", "jobs": ["<id>", …], "after": <event id, optional>}
@@ -14,61 +14,36 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.core.errors import InvalidInput, Unavailable
 from genloom.core.paging import MAX_DB_INT
-from genloom.core.principal import ANONYMOUS, Principal
-from genloom.deps import CallerDep, RuntimeDep
-from genloom.jobs import readmodel
+from genloom.core.principal import Principal
+from genloom.deps import RuntimeDep
+from genloom.events import wsloop
+from genloom.events.hub import TERMINAL_TYPES, Hub, SubscriberOverflow, Subscription, with_heartbeats
+from genloom.identity.deps import NativeCaller, ws_caller
 from genloom.jobs.errors import JobNotFound
-from genloom.jobs.hub import TERMINAL_TYPES, Hub, SubscriberOverflow, Subscription, with_heartbeats
 from genloom.runtime import Runtime
 
 log = logging.getLogger("genloom.events")
 
 router = APIRouter(prefix="/v1", tags=["Events"])
-if TYPE_CHECKING:
-    NativeCaller = Principal
-else:
-    NativeCaller = CallerDep("native")
-HUB_KEY = "hub"
 MAX_WS_JOBS = 1000  # jobs one WebSocket may follow
-WS_TRY_AGAIN = 1013  # close code: dropped for being too slow; reconnect and resume
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
-async def on_startup(runtime: Runtime) -> None:
-    """Start this process's hub (and the read model it keeps fresh)."""
-    if HUB_KEY in runtime.extras:
-        return
-    hub = Hub(runtime)
-    readmodel.attach(runtime, hub)
-    await hub.start()
-    runtime.extras[HUB_KEY] = hub
-
-
-async def on_shutdown(runtime: Runtime) -> None:
-    hub: Hub | None = runtime.extras.pop(HUB_KEY, None)
-    runtime.extras.pop(readmodel.EXTRAS_KEY, None)
-    if hub is not None:
-        await hub.close()
-
-
 def get_hub(runtime: Runtime) -> Hub:
-    hub: Hub | None = runtime.extras.get(HUB_KEY)
-    if hub is None:
+    if not runtime.hub.running:
         raise Unavailable("the event hub is not running in this process")
-    return hub
+    return runtime.hub
 
 
 def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
@@ -137,7 +112,7 @@ async def job_events(
     from genloom.core.principal import may_read
 
     hub = get_hub(runtime)
-    row = await readmodel.get_job_row(runtime, job_id)
+    row = await runtime.reads.get_job_row(job_id)
     if row is None or not may_read(caller, row["owner_id"], "jobs"):
         raise JobNotFound(field="job_id")
     start = _resume_from(last_event_id, after) or 0  # a fresh client gets the job's whole history
@@ -169,19 +144,7 @@ async def all_events(
 # --- WebSocket ------------------------------------------------------------------------------------------------
 
 
-def _ws_caller_dep() -> Any:
-    try:
-        from genloom.identity.deps import ws_caller
-    except ImportError:  # identity not installed: everyone is the anonymous caller
-
-        async def _anonymous() -> Principal:
-            return ANONYMOUS
-
-        return _anonymous
-    return ws_caller("native")
-
-
-WsCaller = Annotated[Principal, Depends(_ws_caller_dep())]
+WsCaller = Annotated[Principal, Depends(ws_caller("native"))]
 
 
 class _BadMessage(Exception):
@@ -201,56 +164,69 @@ def _job_list(msg: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(jobs))
 
 
-async def _ws_handle(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Subscription, raw: str) -> None:
-    from genloom.core.principal import may_read
+class NativeWs:
+    """The ``/v1/ws`` protocol (module docstring) for :func:`genloom.events.wsloop.run`."""
 
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        raise _BadMessage("invalid_json", "messages must be JSON objects") from None
-    if not isinstance(msg, dict):
-        raise _BadMessage("invalid_message", "messages must be JSON objects")
-    op = msg.get("op")
-    if op == "ping":
-        await ws.send_text('{"type":"heartbeat"}')
-    elif op == "subscribe":
-        jobs = _job_list(msg)
-        after = msg.get("after")
-        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_DB_INT):
-            raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
-        if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
-            raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
-        readable: list[str] = []
-        missing: list[str] = []
-        for job_id in jobs:
-            row = await readmodel.get_job_row(runtime, job_id)
-            (readable if row is not None and may_read(caller, row["owner_id"], "jobs") else missing).append(job_id)
-        if readable:
-            sub.add_jobs(readable, after=after)
-            await ws.send_text(json.dumps({"type": "subscribed", "jobs": readable}))
-        if missing:
-            await ws.send_text(json.dumps({"type": "error", "code": "job_not_found", "message": "job not found",
-                                           "jobs": missing}))
-    elif op == "unsubscribe":
-        jobs = _job_list(msg)
-        sub.remove_jobs(jobs)
-        await ws.send_text(json.dumps({"type": "unsubscribed", "jobs": jobs}))
-    else:
-        raise _BadMessage("unknown_op", "op must be one of subscribe, unsubscribe, ping")
+    def __init__(self, runtime: Runtime, caller: Principal, sub: Subscription) -> None:
+        self.runtime, self.caller, self.sub = runtime, caller, sub
 
-
-async def _ws_reader(ws: WebSocket, runtime: Runtime, caller: Principal, sub: Subscription) -> None:
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        raw = message.get("text")
+    async def on_message(self, raw: str | None) -> list[str]:
         try:
             if raw is None:
                 raise _BadMessage("invalid_message", "send JSON text frames")
-            await _ws_handle(ws, runtime, caller, sub, raw)
+            return await self._handle(raw)
         except _BadMessage as bad:
-            await ws.send_text(json.dumps({"type": "error", "code": bad.code, "message": bad.message}))
+            return [json.dumps({"type": "error", "code": bad.code, "message": bad.message})]
+
+    async def on_event(self, event: dict[str, Any]) -> str | None:
+        return ws_frame(event)
+
+    def heartbeat(self) -> str:
+        return '{"type":"heartbeat"}'
+
+    def overflow(self) -> str:
+        return json.dumps({"type": "error", "code": "slow_consumer",
+                           "message": "too far behind; reconnect and resume with 'after'"})
+
+    async def _handle(self, raw: str) -> list[str]:
+        from genloom.core.principal import may_read
+
+        runtime, caller, sub = self.runtime, self.caller, self.sub
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            raise _BadMessage("invalid_json", "messages must be JSON objects") from None
+        if not isinstance(msg, dict):
+            raise _BadMessage("invalid_message", "messages must be JSON objects")
+        op = msg.get("op")
+        if op == "ping":
+            return ['{"type":"heartbeat"}']
+        if op == "subscribe":
+            jobs = _job_list(msg)
+            after = msg.get("after")
+            if after is not None and (not isinstance(after, int) or isinstance(after, bool)
+                                      or not 0 <= after <= MAX_DB_INT):
+                raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
+            if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
+                raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
+            readable: list[str] = []
+            missing: list[str] = []
+            for job_id in jobs:
+                row = await runtime.reads.get_job_row(job_id)
+                (readable if row is not None and may_read(caller, row["owner_id"], "jobs") else missing).append(job_id)
+            out = []
+            if readable:
+                sub.add_jobs(readable, after=after)
+                out.append(json.dumps({"type": "subscribed", "jobs": readable}))
+            if missing:
+                out.append(json.dumps({"type": "error", "code": "job_not_found", "message": "job not found",
+                                       "jobs": missing}))
+            return out
+        if op == "unsubscribe":
+            jobs = _job_list(msg)
+            sub.remove_jobs(jobs)
+            return [json.dumps({"type": "unsubscribed", "jobs": jobs})]
+        raise _BadMessage("unknown_op", "op must be one of subscribe, unsubscribe, ping")
 
 
 #: recent WS frames by (event id, job id): one event fans out to many sockets, encode it once
@@ -271,20 +247,6 @@ def ws_frame(event: dict[str, Any]) -> str:
     return text
 
 
-async def _ws_writer(ws: WebSocket, sub: Subscription, heartbeat: float) -> None:
-    try:
-        async for event in with_heartbeats(sub, heartbeat):
-            if event is None:
-                await ws.send_text('{"type":"heartbeat"}')
-                continue
-            await ws.send_text(ws_frame(event))
-    except SubscriberOverflow:
-        with contextlib.suppress(Exception):
-            await ws.send_text(json.dumps({"type": "error", "code": "slow_consumer",
-                                           "message": "too far behind; reconnect and resume with 'after'"}))
-            await ws.close(code=WS_TRY_AGAIN)
-
-
 @router.websocket("/ws")
 async def events_ws(ws: WebSocket, caller: WsCaller) -> None:
     """Follow jobs over one WebSocket (see the module docstring for the protocol)."""
@@ -294,20 +256,6 @@ async def events_ws(ws: WebSocket, caller: WsCaller) -> None:
         sub = get_hub(runtime).subscribe(caller, job_ids=set())
     except Unavailable as exc:
         await ws.send_text(json.dumps({"type": "error", "code": exc.code, "message": exc.message}))
-        await ws.close(code=WS_TRY_AGAIN)
+        await ws.close(code=wsloop.TRY_AGAIN)
         return
-    tasks = [
-        asyncio.create_task(_ws_reader(ws, runtime, caller, sub)),
-        asyncio.create_task(_ws_writer(ws, sub, runtime.settings.heartbeat_seconds)),
-    ]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sub.close()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
-                await task
-        with contextlib.suppress(Exception):
-            await ws.close()
+    await wsloop.run(ws, sub, NativeWs(runtime, caller, sub), heartbeat=runtime.settings.heartbeat_seconds)

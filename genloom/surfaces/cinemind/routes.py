@@ -1,8 +1,8 @@
 """cineMind surface (seed 000): tasks, results, media browser, image nodes, ``/ws/tasks`` and health extras.
 
 Translation only: requests go to :mod:`genloom.cinemind.service`, :mod:`genloom.cinemind.media_tree` and the
-queue; responses are wrapped in ``{"code", "message", "data"}`` (:mod:`genloom.cinemind.envelope`, which also
-documents the business error codes). The node routes live in :mod:`genloom.nodes.router`; this module renders
+queue; responses are wrapped in ``{"code", "message", "data"}`` (:mod:`genloom.surfaces.cinemind.envelope`, which also
+documents the business error codes). The node routes live in :mod:`genloom.surfaces.cinemind.nodes`; this module renders
 the errors of both.
 """
 
@@ -13,10 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from genloom.cinemind import media_tree, ws
+from genloom.cinemind import media_tree
 from genloom.cinemind import service as cinemind_service
-from genloom.cinemind.envelope import Envelope, envelope_example, error_example, error_response, ok
-from genloom.cinemind.negotiation import wants_image
 from genloom.core.errors import GenloomError, Unavailable
 from genloom.core.http import path_startswith
 from genloom.core.paging import MAX_DB_INT
@@ -25,6 +23,11 @@ from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import caller as caller_dependency
 from genloom.runtime import Runtime
 from genloom.storage.errors import BlobNotFound
+from genloom.surfaces.cinemind import ws
+from genloom.surfaces.cinemind.envelope import Envelope, envelope_example, error_example, error_response, ok
+from genloom.surfaces.cinemind.health import dependency_report
+from genloom.surfaces.cinemind.negotiation import wants_image
+from genloom.system.health import HealthReport, check_redis
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
@@ -214,35 +217,23 @@ async def image_nodes(
             responses={200: _json({"redis": "disabled"}),
                        503: error_example(503, "Redis is unreachable", "unavailable")})
 async def health_redis(runtime: RuntimeDep) -> Response:
-    from genloom.surfaces.health import check_redis
-
     state = await check_redis(runtime)
     if state == "unhealthy":
         raise Unavailable("Redis is unreachable", code="redis_unavailable", details={"redis": state})
     return ok({"redis": state})
 
 
-async def _health_fields(request: Request, report: Any, body: dict[str, Any]) -> None:
+async def health_fields(runtime: Runtime, report: HealthReport, body: dict[str, Any]) -> None:
     """cineMind's part of ``GET /health``: ``code``, ``message`` and ``data`` next to Studio's fields."""
-    from genloom.cinemind.health import dependency_report
-
-    data = await dependency_report(request.app.state.runtime, database=report.database, redis=report.redis)
+    data = await dependency_report(runtime, database=report.database, redis=report.redis)
     body["code"] = 0 if report.ok else 50301
     body["message"] = "ok" if report.ok else "the database is unavailable"
     body["data"] = data
 
 
-async def on_startup(runtime: Runtime) -> None:
-    try:
-        from genloom.surfaces.health import add_contributor
-    except ImportError:  # pragma: no cover - health ships with the infra module
-        return
-    add_contributor(_health_fields)
-
-
 # --- errors -----------------------------------------------------------------------------------------------
 
-error_matcher = path_startswith(
+in_cinemind = path_startswith(
     "/nodes", "/tasks/", "/generate", "/results/", "/media/tree", "/media/files", "/media/file-meta/", "/image-nodes",
     "/ws/tasks", "/health/redis",
 )

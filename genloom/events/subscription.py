@@ -1,6 +1,6 @@
 """One subscriber's view of the event hub: a bounded queue, a filter, and replay from the event log.
 
-See :mod:`genloom.jobs.hub` for the guarantees and an example.
+See :mod:`genloom.events.hub` for the guarantees and an example.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from genloom.core.principal import Principal
 
 if TYPE_CHECKING:
-    from genloom.jobs.hub import Hub
+    from genloom.events.hub import Hub
 
 #: rows per replay page
 PAGE = 500
@@ -81,13 +81,22 @@ class Subscription:
     def may_see(self, owner_id: str) -> bool:
         return self.sees_all or owner_id == self.principal.owner_id
 
-    def _offer(self, event: dict[str, Any]) -> bool:
+    # -- what the hub calls: this is the whole interface between the two ---------------------------------
+    def offer(self, event: dict[str, Any]) -> bool:
         """Queue an event; False if the queue is full (the hub then drops this subscriber)."""
         try:
             self.queue.put_nowait(event)
             return True
         except asyncio.QueueFull:
             return False
+
+    def overflow(self) -> None:
+        """Dropped for being slow: the iterator raises :class:`SubscriberOverflow` next."""
+        self._kill(_OVERFLOW)
+
+    def replay(self, replay: tuple[set[str] | None, int, int]) -> None:
+        """Queue a replay from the log: (job ids or None for all, after this id, up to this id)."""
+        self._replays.append(replay)
 
     def _kill(self, sentinel: object) -> None:
         # Make room for the sentinel: what was queued is moot, the client resumes by id.
@@ -103,11 +112,11 @@ class Subscription:
         new = {j for j in job_ids if self.job_ids is None or j not in self.job_ids}
         if self.job_ids is None or not new or self.closed or self.overflowed:
             return
-        self.hub._index_add(self, new)
+        self.hub.track(self, new)
         if after is not None:
             for job_id in new:
                 self._floors[job_id] = max(after, self.hub.delivered_id)
-            self._replays.append((new, after, self.hub.delivered_id))
+            self.replay((new, after, self.hub.delivered_id))
             with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the reader anyway
                 self.queue.put_nowait(_NUDGE)
         else:
@@ -119,7 +128,7 @@ class Subscription:
         if self.job_ids is None:
             return
         gone = set(job_ids) & self.job_ids
-        self.hub._index_remove(self, gone)
+        self.hub.untrack(self, gone)
         for job_id in gone:
             self._floors.pop(job_id, None)
 
@@ -127,7 +136,7 @@ class Subscription:
         """Unsubscribe. Safe to call more than once."""
         if not self.closed:
             self.closed = True
-            self.hub._drop(self)
+            self.hub.unsubscribe(self)
             with contextlib.suppress(asyncio.QueueFull):
                 self._kill(_END)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.convertors import Convertor, register_url_convertor
 
-from genloom.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionDep
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
+from genloom.identity.deps import NativeCaller
 from genloom.media import service
 from genloom.media.http import Unsatisfiable, http_date, not_modified, parse_range, range_applies
 from genloom.media.schemas import AssetList, AssetRead, UploadRead
@@ -35,22 +36,11 @@ class MediaKeyConvertor(Convertor[str]):
 
 register_url_convertor("mediakey", MediaKeyConvertor())
 router = APIRouter()
-if TYPE_CHECKING:
-    from genloom.core.principal import Principal as NativeCaller
-else:
-    NativeCaller = CallerDep("native")
 MAX_CACHE_SECONDS = 3600
 
 
 def _signer(runtime: Runtime) -> UrlSigner:
-    if isinstance(runtime.blobs, LocalBlobStore):
-        return runtime.blobs.signer
-    signer = runtime.extras.get("media.signer")
-    if signer is None:
-        signer = runtime.extras["media.signer"] = UrlSigner(runtime.settings.secret_key,
-                                                            base_url=runtime.settings.public_base_url)
-    assert isinstance(signer, UrlSigner)
-    return signer
+    return runtime.signer
 
 
 def _checked_key(key: str) -> str:

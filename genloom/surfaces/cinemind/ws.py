@@ -6,27 +6,27 @@ translated from the queue's job events (only ``cinemind.generate`` jobs the call
 means every task), and reconnects with ``?after=<last eventId>`` to receive everything it missed. A heartbeat
 goes out after ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence.
 
-Events come from the process's event hub (:mod:`genloom.jobs.hub`), which delivers them in id order with no gap
+Events come from the process's event hub (:mod:`genloom.events.hub`), which delivers them in id order with no gap
 and replays from the log for ``after``; this module only filters and translates. Which jobs are cineMind tasks
 is looked up once per job and cached for the process.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections import OrderedDict
 from typing import Any
 
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 from sqlalchemy import select
 
 from genloom.cinemind import pipeline
 from genloom.cinemind.service import STATUS_WORDS, task_result
 from genloom.core.db import utc_now
 from genloom.core.principal import Principal
+from genloom.events import wsloop
+from genloom.events.subscription import Subscription
 from genloom.jobs.models import Job
 from genloom.runtime import Runtime
 
@@ -34,6 +34,8 @@ log = logging.getLogger("genloom.cinemind.ws")
 
 MAX_SUBSCRIPTIONS = 1000
 KIND_CACHE_SIZE = 100_000  # job id -> "is a cineMind task", per process
+#: a job's kind never changes and ids are never reused, so one cache serves every app in the process
+_task_kinds: OrderedDict[str, bool] = OrderedDict()
 RUNNING_TYPES = {"started", "phase", "progress"}
 CLOSE_TRY_AGAIN = 1013  # the client fell behind: reconnect with ?after=<last eventId>
 CLOSE_UNAVAILABLE = 1011
@@ -65,9 +67,7 @@ def _message(type_: str, data: dict[str, Any], task_id: str | None = None) -> di
 
 async def is_task(runtime: Runtime, job_id: str) -> bool:
     """Whether ``job_id`` is a ``cinemind.generate`` job (cached; a job's kind never changes)."""
-    cache: OrderedDict[str, bool] | None = runtime.extras.get("cinemind.kinds")
-    if cache is None:
-        cache = runtime.extras["cinemind.kinds"] = OrderedDict()
+    cache = _task_kinds
     hit = cache.get(job_id)
     if hit is not None:
         cache.move_to_end(job_id)
@@ -145,57 +145,43 @@ class Control:
         return out
 
 
+class CinemindWs:
+    """The ``/ws/tasks`` protocol (module docstring) for :func:`genloom.events.wsloop.run`."""
+
+    def __init__(self, runtime: Runtime, principal: Principal, sub: Subscription) -> None:
+        self.runtime = runtime
+        self.control = Control(runtime, principal)
+        self.sub = sub
+
+    async def on_message(self, raw: str | None) -> list[str]:
+        if raw is None:
+            reply = _message("error", {"message": "send JSON text frames", "code": "invalid_message"})
+            return [json.dumps(reply)]
+        replies = [self.control.handle(raw), *await self.control.snapshots()]
+        return [json.dumps(r) for r in replies]
+
+    async def on_event(self, event: dict[str, Any]) -> str | None:
+        job_id = event["job_id"]
+        if not self.control.wants(job_id) or not await is_task(self.runtime, job_id):
+            return None
+        message = message_for(self.runtime, event["id"], job_id, event["type"], event.get("data") or {})
+        return None if message is None else json.dumps(message)
+
+    def heartbeat(self) -> str:
+        return json.dumps(_message("heartbeat", {"time": utc_now().isoformat().replace("+00:00", "Z"),
+                                                 "lastEventId": self.sub.last_id}))
+
+    def overflow(self) -> str:
+        return json.dumps(_message("error", {"message": "too slow: reconnect with ?after=<lastEventId>",
+                                             "code": "overflow", "lastEventId": self.sub.last_id}))
+
+
 async def serve(websocket: WebSocket, runtime: Runtime, principal: Principal, after: int | None) -> None:
     """Run one ``/ws/tasks`` connection until the client leaves."""
-    from genloom.jobs.hub import Hub, SubscriberOverflow, with_heartbeats
-
-    hub: Hub | None = runtime.extras.get("hub")
     await websocket.accept()
-    if hub is None:
+    if not runtime.hub.running:
         await websocket.close(CLOSE_UNAVAILABLE, "the event hub is not running in this process")
         return
-    control = Control(runtime, principal)
-    send_lock = asyncio.Lock()  # the reader and the pump both send; one frame at a time
-
-    async def send(message: dict[str, Any]) -> None:
-        async with send_lock:
-            await websocket.send_json(message)
-
-    async def reader() -> None:
-        while True:
-            await send(control.handle(await websocket.receive_text()))
-            for snapshot in await control.snapshots():
-                await send(snapshot)
-
-    sub = hub.subscribe(principal, job_ids=None, after=after)
-    reader_task = asyncio.create_task(reader())
-
-    async def pump() -> None:
-        async for event in with_heartbeats(sub, runtime.settings.heartbeat_seconds):
-            if event is None:
-                await send(_message("heartbeat", {"time": utc_now().isoformat().replace("+00:00", "Z"),
-                                                  "lastEventId": sub.last_id}))
-                continue
-            job_id = event["job_id"]
-            if not control.wants(job_id) or not await is_task(runtime, job_id):
-                continue
-            message = message_for(runtime, event["id"], job_id, event["type"], event.get("data") or {})
-            if message is not None:
-                await send(message)
-
-    pump_task = asyncio.create_task(pump())
-    try:
-        done, _ = await asyncio.wait({reader_task, pump_task}, return_when=asyncio.FIRST_COMPLETED)
-        if pump_task in done and isinstance(pump_task.exception(), SubscriberOverflow):
-            with contextlib.suppress(Exception):
-                await send(_message("error", {"message": "too slow: reconnect with ?after=<lastEventId>",
-                                              "code": "overflow", "lastEventId": sub.last_id}))
-                await websocket.close(CLOSE_TRY_AGAIN)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        sub.close()
-        for task in (reader_task, pump_task):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+    sub = runtime.hub.subscribe(principal, job_ids=None, after=after)
+    await wsloop.run(websocket, sub, CinemindWs(runtime, principal, sub),
+                     heartbeat=runtime.settings.heartbeat_seconds)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -31,16 +33,15 @@ from genloom.identity.schemas import (
 from genloom.runtime import Runtime
 
 router = APIRouter()
-_PRUNER = "identity.pruner"
 
 
-async def on_startup(runtime: Runtime) -> None:
-    runtime.extras[_PRUNER] = asyncio.create_task(auth.prune_forever(runtime.db), name="genloom-token-pruner")
-
-
-async def on_shutdown(runtime: Runtime) -> None:
-    task = runtime.extras.pop(_PRUNER, None)
-    if task is not None:
+@asynccontextmanager
+async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+    """Expired refresh tokens are pruned in the background for the app's lifetime."""
+    task = asyncio.create_task(auth.prune_forever(runtime.db), name="genloom-token-pruner")
+    try:
+        yield
+    finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -2,8 +2,8 @@
 so two apps in one process, as in tests, never share counters).
 
 * ``genloom_http_requests_total{method,route,status}`` and ``genloom_http_request_duration_seconds{method,route,
-  status}``: fed by :class:`genloom.core.logging.RequestLogMiddleware` through ``runtime.extras
-  ["request_observers"]``; ``route`` is the route template (``/v1/jobs/{job_id}``), never the raw path.
+  status}``: fed by :class:`genloom.core.logging.RequestLogMiddleware` through the app's
+  request observers (``runtime.metrics``); ``route`` is the route template (``/v1/jobs/{job_id}``), never the raw path.
 * ``genloom_jobs_finished_total{kind,status}`` and ``genloom_job_duration_seconds{kind,status}`` (start to
   finish): read on scrape from the ``job_events`` log after the last event this process has seen, so they count
   jobs finished by any worker process, not only embedded ones. Every API replica reads the same log, so
@@ -14,21 +14,20 @@ so two apps in one process, as in tests, never share counters).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from genloom.core.db import utc_now
+from genloom.core.metrics import MetricsState
 from genloom.deps import RuntimeDep
 from genloom.jobs.models import Job, JobEvent
 from genloom.runtime import Runtime
@@ -36,65 +35,8 @@ from genloom.runtime import Runtime
 router = APIRouter(tags=["System"])
 log = logging.getLogger("genloom.metrics")
 
-_KEY = "metrics"  # runtime.extras key of this process's MetricsState
 TERMINAL_EVENTS = ("succeeded", "failed", "canceled")
 EVENT_BATCH = 5000  # terminal events read per scrape at most; the rest wait for the next scrape
-HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # seconds
-JOB_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)  # seconds
-
-
-@dataclass
-class MetricsState:
-    """The metrics of one runtime: its registry, instruments and the job-event cursor."""
-
-    registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
-    last_event_id: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def __post_init__(self) -> None:
-        r = self.registry
-        self.http_requests = Counter(
-            "genloom_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=r
-        )
-        self.http_duration = Histogram(
-            "genloom_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
-            buckets=HTTP_BUCKETS, registry=r,
-        )
-        self.jobs_finished = Counter(
-            "genloom_jobs_finished", "Jobs that reached a final status", ["kind", "status"], registry=r
-        )
-        self.job_duration = Histogram(
-            "genloom_job_duration_seconds", "Job run time, first start to finish", ["kind", "status"],
-            buckets=JOB_BUCKETS, registry=r,
-        )
-
-    def observe_request(self, method: str, route: str, status: int, duration_s: float) -> None:
-        labels = (method, route, str(status))
-        self.http_requests.labels(*labels).inc()
-        self.http_duration.labels(*labels).observe(duration_s)
-
-
-def state_of(runtime: Runtime) -> MetricsState:
-    """This runtime's metrics, created on first use."""
-    state = runtime.extras.get(_KEY)
-    if state is None:
-        state = MetricsState()
-        runtime.extras[_KEY] = state
-    return state  # type: ignore[no-any-return]
-
-
-async def on_startup(runtime: Runtime) -> None:
-    state = state_of(runtime)
-    observers = runtime.extras.setdefault("request_observers", [])
-    if state.observe_request not in observers:
-        observers.append(state.observe_request)
-
-
-async def on_shutdown(runtime: Runtime) -> None:
-    state = runtime.extras.get(_KEY)
-    observers = runtime.extras.get("request_observers") or []
-    if state is not None and state.observe_request in observers:
-        observers.remove(state.observe_request)
 
 
 async def observe_finished_jobs(runtime: Runtime, state: MetricsState) -> int:
@@ -153,7 +95,7 @@ async def queue_gauges(runtime: Runtime) -> list[Metric]:
 
 async def render(runtime: Runtime) -> bytes:
     """The full exposition text for one scrape."""
-    state = state_of(runtime)
+    state = runtime.metrics
     async with state.lock:  # two concurrent scrapes must not count the same events twice
         await observe_finished_jobs(runtime, state)
     snapshot = CollectorRegistry(auto_describe=False)

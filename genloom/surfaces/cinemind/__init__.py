@@ -1,0 +1,22 @@
+"""cineMind: mind-map ``/nodes``, generation tasks from Chinese-key briefs, results, the media browser,
+image nodes, ``WS /ws/tasks`` and its fields of ``GET /health``; every answer in the ``{code, message, data}``
+envelope."""
+
+from __future__ import annotations
+
+from genloom.surface import ErrorShape, Surface
+from genloom.surfaces.cinemind import nodes, routes
+
+surface = Surface(
+    name="cinemind",
+    routers=(nodes.router, routes.router),
+    errors=ErrorShape(routes.in_cinemind, routes.render_error),
+    health_fields=routes.health_fields,
+    openapi_tags=(
+        {"name": "Nodes", "description": "cineMind mind-map nodes: ETag / If-Match locking, soft delete, keywords."},
+        {"name": "Tasks", "description": "cineMind generation tasks from Chinese-key briefs (202 + polling)."},
+        {"name": "Results", "description": "cineMind generated images: bytes or metadata by Accept; image nodes."},
+        {"name": "WebSocket", "description": "WS /ws/tasks (cineMind task messages, resume with ?after=) and "
+                                             "WS /v1/ws; listed in docs/cinemind.md and the Postman collection."},
+    ),
+)
