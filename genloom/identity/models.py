@@ -47,6 +47,8 @@ class Client(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: what the app said about the device at POST /init (HuaBan): platform, model, app version… (no PII)
+    device: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class RefreshToken(Base):

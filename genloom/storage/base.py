@@ -62,8 +62,12 @@ class BlobStore(Protocol):
 
     def presign_get(self, key: str, *, expires_s: int | None = None) -> str: ...
 
-    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None) -> dict[str, object]:
-        """``{"method": "PUT", "url", "headers", "expires_at"}`` for a direct upload by the client."""
+    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None,
+                    content_length: int | None = None) -> dict[str, object]:
+        """``{"method": "PUT", "url", "headers", "expires_at"}`` for a direct upload by the client.
+
+        ``content_length``: the upload must be exactly this long (S3 signs the header; the local store caps
+        the body at it)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -236,8 +236,11 @@ class LocalBlobStore:
         url, _ = self.signer.sign(key, expires_s=expires_s or self.expires_s)
         return url
 
-    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None) -> dict[str, object]:
+    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None,
+                    content_length: int | None = None) -> dict[str, object]:
         validate_key(key)
+        if content_length is not None:
+            max_bytes = content_length if max_bytes is None else min(max_bytes, content_length)
         url, exp = self.signer.sign(key, expires_s=expires_s or self.expires_s, method="PUT", mime=mime, max_bytes=max_bytes)
         return {"method": "PUT", "url": url, "headers": {"Content-Type": mime}, "expires_at": exp}
 

@@ -193,12 +193,15 @@ class S3BlobStore:
         )
         return url
 
-    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None) -> dict[str, object]:
-        # A presigned PUT cannot cap the size; the commit step checks the stored size against max_bytes.
+    def presign_put(self, key: str, *, mime: str, expires_s: int | None = None, max_bytes: int | None = None,
+                    content_length: int | None = None) -> dict[str, object]:
+        # A presigned PUT cannot cap the size, only fix it: with content_length the Content-Length header is
+        # part of the signature, so S3 refuses a body of any other length. Commit steps re-check the size.
         expires = expires_s or self.expires_s
-        url = self.client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": self._name(key), "ContentType": mime}, ExpiresIn=expires
-        )
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._name(key), "ContentType": mime}
+        if content_length is not None:
+            params["ContentLength"] = content_length
+        url = self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
         exp = int(datetime.now(UTC).timestamp()) + expires
         return {"method": "PUT", "url": url, "headers": {"Content-Type": mime}, "expires_at": exp}
 

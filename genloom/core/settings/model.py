@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from genloom.core.settings.content import ContentSettings
 from genloom.core.settings.database import DatabaseSettings
 from genloom.core.settings.fields import Env, normalise_database_url
+from genloom.core.settings.huaban import HuabanSettings
 from genloom.core.settings.identity import IdentitySettings
 from genloom.core.settings.providers import ProviderSettings
 from genloom.core.settings.queue import QueueSettings
@@ -27,6 +28,7 @@ class Settings(
     ProviderSettings,
     IdentitySettings,
     ContentSettings,
+    HuabanSettings,
 ):
     """Every setting genloom reads. `.env.sample` documents each one."""
 

@@ -39,14 +39,16 @@ def task_body(model: str, request: VideoRequest) -> dict[str, Any]:
     """The create-task body: the prompt with its text commands, and the first frame when one is given."""
     commands = [f"--resolution {request.resolution if request.resolution in RESOLUTIONS else '720p'}"]
     ratio = request.ratio if request.ratio in RATIOS else "16:9"
-    if request.image is not None and request.ratio not in RATIOS:
+    if (request.image is not None or request.image_url) and request.ratio not in RATIOS:
         ratio = "adaptive"  # follow the first frame's shape
     commands.append(f"--ratio {ratio}")
     commands.append(f"--duration {max(1, round(request.duration_s))}")
     if request.seed is not None:
         commands.append(f"--seed {request.seed}")
     content: list[dict[str, Any]] = [{"type": "text", "text": f"{request.prompt.strip()} {' '.join(commands)}"}]
-    if request.image is not None:
+    if request.image_url:
+        content.append({"type": "image_url", "image_url": {"url": request.image_url}, "role": "first_frame"})
+    elif request.image is not None:
         mime = request.image_mime or "image/png"
         data_url = f"data:{mime};base64,{base64.b64encode(request.image).decode()}"
         content.append({"type": "image_url", "image_url": {"url": data_url}, "role": "first_frame"})
@@ -69,11 +71,15 @@ class SeedanceVideo(CompatService):
         model = request.model or self.model
         if progress is not None:
             await progress(0.02, "submitting")
-        created = await self._call("video.submit", "POST", TASKS_PATH, json=task_body(model, request),
-                                   idempotent=False)
-        task_id = created.get("id") if isinstance(created, dict) else None
+        task_id: Any = request.resume_task_id
         if not task_id:
-            raise self.client.bad_response("the task creation returned no id")
+            created = await self._call("video.submit", "POST", TASKS_PATH, json=task_body(model, request),
+                                       idempotent=False)
+            task_id = created.get("id") if isinstance(created, dict) else None
+            if not task_id:
+                raise self.client.bad_response("the task creation returned no id")
+            if request.on_submitted is not None:
+                await request.on_submitted(str(task_id))
         finished = False
         try:
             task = await self._wait(str(task_id), progress)
@@ -98,7 +104,8 @@ class SeedanceVideo(CompatService):
         media = GeneratedMedia(data=got.data, mime=got.mime,
                                duration_ms=int(float(duration) * 1000) if isinstance(duration, (int, float)) else None,
                                seed=task.get("seed") if isinstance(task.get("seed"), int) else None)
-        return VideoResult(video=media, provider=self.name, model=str(task.get("model") or model))
+        return VideoResult(video=media, provider=self.name, model=str(task.get("model") or model),
+                           task_id=str(task_id))
 
     async def _wait(self, task_id: str, progress: ProgressFn | None) -> dict[str, Any]:
         started = time.monotonic()
