@@ -25,3 +25,21 @@ def decode_cursor(cursor: str) -> str:
     if not is_uuid(value):
         raise InvalidInput("cursor is not valid", field="cursor")
     return value
+
+
+def encode_offset_cursor(position: int) -> str:
+    """A cursor for lists ordered by something other than id (version numbers, search rank): a position."""
+    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
+
+
+def decode_offset_cursor(cursor: str) -> int:
+    """The position an offset cursor holds; InvalidInput (field ``cursor``) for anything we did not issue."""
+    try:
+        value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        prefix, _, number = value.partition(":")
+        position = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        prefix, position = "", -1
+    if prefix != "p" or not 0 <= position <= MAX_DB_INT:
+        raise InvalidInput("cursor is not valid", field="cursor")
+    return position

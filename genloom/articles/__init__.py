@@ -1,0 +1,1 @@
+"""GenFlow articles: markdown documents with a version per save, diff and restore, collaborators, soft delete."""
