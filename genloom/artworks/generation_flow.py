@@ -48,7 +48,8 @@ MAX_AUDIO_BYTES = 100 * 1024 * 1024
 AUDIO_URL_SECONDS = 3 * 3600
 VIDEO_MIMES = ("video/mp4", "video/quicktime", "video/webm")
 #: codes meaning the provider's task (or its result) no longer exists: a retry must submit a new task
-TASK_GONE = frozenset({"result_expired", "provider_canceled"})
+#: (provider_timeout: the task expired upstream, or it was cancelled when the wait for it ran out)
+TASK_GONE = frozenset({"result_expired", "provider_canceled", "provider_timeout"})
 GENERATING_FROM, GENERATING_TO = 40, 85
 
 
@@ -134,9 +135,15 @@ async def _generate_video(ctx: JobContext, gen: Generation, artwork: Artwork) ->
     try:
         return await provider.generate(request, progress=on_progress)
     except ProviderError as exc:
-        if gen.provider_task_id and (exc.code in TASK_GONE or exc.http_status == 404):
-            await _save(runtime, ctx.job_id, provider_task_id=None)  # the next attempt submits a new task
+        if task_is_over(exc):
+            # the task ended for good (failed, expired, cancelled, its result gone) or was cancelled when we gave
+            # up waiting: the next attempt submits a new one. Other errors (the polls failed) keep the task.
+            await _save(runtime, ctx.job_id, provider_task_id=None)
         raise
+
+
+def task_is_over(exc: ProviderError) -> bool:
+    return not exc.retryable or exc.code in TASK_GONE or exc.http_status == 404
 
 
 async def _store_video(ctx: JobContext, gen: Generation, artwork: Artwork, data: bytes,

@@ -4,11 +4,14 @@ queued → running → succeeded over time, with the mp4 served from a signed-lo
 
 Switches (on :class:`ArkFake`): the shared ``fail``/``slow``/``malformed`` plan, ``fail_next_task`` (the next
 task ends ``failed`` with a code and message), ``expire_results`` (result URLs answer 403 "Request has
-expired"), ``reject_content`` (400 sensitive-content error on create/chat), and the durations of each state.
+expired"), ``reject_content`` (400 sensitive-content error on create/chat), ``chat_answer`` (what chat
+answers), and the durations of each state. Image-to-video tasks read their first frame like Seedance does (a
+data: URL decoded, an http URL fetched) and keep it in ``first_frames``.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import time
@@ -16,12 +19,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.openai_like import FakeState, Recorder, chat_completion, check_bearer
+from tests.fakes.openai_like import FakeState, Recorder, chat_completion, check_bearer, has_image
 
 RATIOS = {"16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"}
 
@@ -69,7 +73,11 @@ class ArkFake(FakeState):
     running_seconds: float = 0.25
     expire_results: bool = False
     reject_content: bool = False
+    #: what Doubao chat answers instead of the default refined prompt (e.g. the JSON a story prompt asks for)
+    chat_answer: str | None = None
     tasks: dict[str, ArkTask] = field(default_factory=dict)
+    #: the first-frame picture of each task, as Seedance received it (decoded data: URL, or fetched http URL)
+    first_frames: dict[str, bytes] = field(default_factory=dict)
     _next_failure: tuple[str, str] | None = None
 
     def default_code(self, status: int) -> str:
@@ -103,6 +111,12 @@ def create_app(state: ArkFake) -> Recorder:
         if state.reject_content:
             return JSONResponse(ark_error(400, "InputTextSensitiveContentDetected",
                                           "The request failed because the input text may contain sensitive information."), 400)
+        if state.chat_answer is not None and not has_image(body.get("messages") or []):
+            return JSONResponse({"id": f"0217{uuid.uuid4().hex[:20]}", "object": "chat.completion",
+                                 "created": int(time.time()), "model": body["model"],
+                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": state.chat_answer},
+                                              "logprobs": None, "finish_reason": "stop"}],
+                                 "usage": {"prompt_tokens": 40, "completion_tokens": 60, "total_tokens": 100}})
         return chat_completion(body, id_prefix="0217")
 
     async def create_task(request: Request) -> Response:
@@ -121,7 +135,12 @@ def create_app(state: ArkFake) -> Recorder:
         if state.reject_content:
             return JSONResponse(ark_error(400, "InputTextSensitiveContentDetected",
                                           "The request failed because the input text may contain sensitive information."), 400)
+        frame = await _first_frame(body.get("content"))
+        if isinstance(frame, str):
+            return JSONResponse(ark_error(400, "InvalidParameter", frame), 400)
         task_id = f"cgt-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:5]}"
+        if frame is not None:
+            state.first_frames[task_id] = frame
         state.tasks[task_id] = ArkTask(task_id, model, body, time.monotonic(), int(time.time()), state._next_failure)
         state._next_failure = None
         return JSONResponse({"id": task_id})
@@ -194,6 +213,31 @@ def create_app(state: ArkFake) -> Recorder:
         Route("/tos/{task_id}/video.mp4", video, methods=["GET"]),
     ])
     return Recorder(app, state, ark_error)
+
+
+async def _first_frame(content: Any) -> bytes | str | None:
+    """The first-frame picture's bytes, as Seedance would read them: a data: URL decoded, an http(s) URL
+    fetched (an answer other than a picture is the error text Ark gives for an unreadable image)."""
+    for item in content if isinstance(content, list) else []:
+        if not isinstance(item, dict) or item.get("type") != "image_url":
+            continue
+        if str(item.get("role") or "first_frame") != "first_frame":
+            continue
+        url = str((item.get("image_url") or {}).get("url", ""))
+        if url.startswith("data:image/"):
+            try:
+                return base64.b64decode(url.split(",", 1)[1], validate=True)
+            except (IndexError, ValueError):
+                return "The parameter `image_url.url` is not a valid base64 data URL."
+        async with httpx.AsyncClient(timeout=10) as http:
+            try:
+                got = await http.get(url)
+            except httpx.HTTPError:
+                return f"The image at {url[:60]} cannot be downloaded."
+        if got.status_code != 200 or not got.headers.get("content-type", "").startswith("image/"):
+            return f"The image at {url[:60]} cannot be downloaded (HTTP {got.status_code})."
+        return got.content
+    return None
 
 
 def _check_content(content: Any) -> str | None:
