@@ -100,8 +100,8 @@ class Huaban:
     async def put_file(self, signed: dict[str, Any], data: bytes) -> httpx.Response:
         """PUT the bytes to the presigned URL exactly as a browser would (the URL and headers it was given)."""
         url = signed["url"]
-        if url.startswith("/"):
-            url = str(self.http.base_url).rstrip("/") + url
+        if url.startswith("/"):  # the local store's signed URL, served by genloom itself
+            return await self.http.put(url, content=data, headers=signed["headers"])
         async with httpx.AsyncClient() as raw:
             return await raw.put(url, content=data, headers=signed["headers"])
 
