@@ -81,7 +81,7 @@ async def test_miss_is_not_cached_when_its_job_changed_during_the_load() -> None
 
 
 async def test_cache_is_bounded(runtime: Runtime) -> None:
-    runtime.settings.read_cache_size = 5
+    runtime.reads.cache.size = 5  # built from settings.read_cache_size when the runtime was
     await start_hub(runtime)
     try:
         hub: Hub = runtime.hub
