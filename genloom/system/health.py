@@ -1,4 +1,6 @@
-"""Health: ``GET /health`` (Studio Core's shape, seed 004, shared with cineMind) and ``GET /healthz`` (liveness).
+"""Health: ``GET /health`` (Studio Core's shape, seed 004, shared with cineMind) and ``GET /healthz`` (liveness;
+with an ``X-Client-Id`` — the HuaBan app — or ``?checks=true`` also ``{"ok", "checks"}`` for the database,
+storage and queue, 503 naming the failing check).
 
 ``/health`` checks the database (``SELECT 1``) and, when ``USE_REDIS`` is on, Redis (``PING``), each with a short
 timeout so that a hung dependency cannot hang the probe. Body::
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from genloom.deps import RuntimeDep
+from genloom.jobs.tables import jobs_t
 from genloom.runtime import Runtime
 
 router = APIRouter(tags=["Health"])
@@ -101,7 +106,57 @@ async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
-@router.get("/healthz", summary="Liveness: the process answers", response_model=dict[str, str],
-            responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+STORAGE_PROBE_KEY = "healthz/probe"  # never written: a stat of it proves the store answers
+
+
+async def dependency_checks(runtime: Runtime) -> dict[str, str]:
+    """HuaBan's ``checks``: database, storage and queue, each "ok" or "down", probed concurrently."""
+
+    async def storage() -> bool:
+        await runtime.blobs.stat(STORAGE_PROBE_KEY)
+        return True
+
+    async def queue() -> bool:
+        async with runtime.db.reader.connect() as conn:
+            await conn.execute(select(jobs_t.c.id).limit(1))
+        return True
+
+    async def probe(check: Callable[[], Awaitable[bool]]) -> str:
+        try:
+            return "ok" if await asyncio.wait_for(check(), DB_TIMEOUT_SECONDS) else "down"
+        except Exception:  # noqa: BLE001 - a failed probe is "down", never a 500
+            return "down"
+
+    names = ("database", "storage", "queue")
+    results = await asyncio.gather(probe(lambda: check_database(runtime)), probe(storage), probe(queue))
+    return dict(zip(names, results, strict=True))
+
+
+HEALTHZ_CHECKED = {"status": "ok", "ok": True, "checks": {"database": "ok", "storage": "ok", "queue": "ok"}}
+
+
+@router.get(
+    "/healthz",
+    summary="Liveness; with X-Client-Id (HuaBan) or ?checks=true also database, storage and queue",
+    responses={
+        200: {"content": {"application/json": {"examples": {
+            "liveness": {"summary": "No X-Client-Id: the process answers", "value": {"status": "ok"}},
+            "checked": {"summary": "HuaBan (X-Client-Id sent)", "value": HEALTHZ_CHECKED}}}}},
+        503: {"description": "A dependency is down (checked form only)",
+              "content": {"application/json": {"example": {
+                  "status": "degraded", "ok": False,
+                  "checks": {"database": "ok", "storage": "down", "queue": "ok"}}}}},
+    },
+)
+async def healthz(request: Request, runtime: RuntimeDep,
+                  checks: bool = Query(default=False, description="also probe the dependencies")) -> JSONResponse:
+    # An orchestrator's liveness probe sends no client id and must never see a dependency's blink (a restart
+    # would not fix the database); the HuaBan app, which sends its X-Client-Id everywhere, gets the checks.
+    if not checks and "x-client-id" not in request.headers:
+        return JSONResponse({"status": "ok"})
+    found = await dependency_checks(runtime)
+    ok = all(value == "ok" for value in found.values())
+    if not ok:
+        log.warning("healthz.degraded %s", " ".join(f"{k}={v}" for k, v in found.items()))
+    return JSONResponse({"status": "ok" if ok else "degraded", "ok": ok, "checks": found},
+                        status_code=200 if ok else 503)
