@@ -5,4 +5,4 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv "dev"
-exec .venv/bin/python -m pytest --cov=genloom --cov-report=term --cov-fail-under=85 -q "$@"
+exec .venv/bin/python -m pytest --cov=genloom --cov-report=term --cov-fail-under=85 --durations=15 -q "$@"

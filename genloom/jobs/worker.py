@@ -143,11 +143,13 @@ class Worker:
         keeper = asyncio.create_task(self._keep_leases(keeper_stop))
         try:
             while True:
+                # A job that ends while we claim may have gone back to the queue (a retry) after our claim
+                # looked: "nothing claimed, nothing running" only means done if no job ended meanwhile.
+                self._slot_freed.clear()
                 claimed = await self._fill_slots()
-                if not claimed and not self._running:
+                if not claimed and not self._running and not self._slot_freed.is_set():
                     return
                 if not claimed:
-                    self._slot_freed.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._slot_freed.wait(), 0.05)
         finally:
