@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from genloom.core.outage import Reachability, is_database_unavailable
 from genloom.core.settings import Settings
 
 NAMING = {
@@ -104,6 +105,22 @@ class Database:
             self.reader = self.engine
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.reader, expire_on_commit=False)
+        #: what this process last knew of its database (``GET /v1/queue``, the workers table)
+        self.reachability = Reachability()
+        for engine in {self.engine, self.reader}:
+            self._watch_reachability(engine)
+
+    def _watch_reachability(self, engine: AsyncEngine) -> None:
+        """Record every connection-level failure of any statement, and the first new connection after one."""
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _on_error(ctx: Any) -> None:
+            if ctx.is_disconnect or is_database_unavailable(ctx.original_exception):
+                self.reachability.failed(ctx.original_exception)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(_dbapi_conn: Any, _record: Any) -> None:
+            self.reachability.recovered()
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genloom.core.errors import GenloomError, InvalidInput, Unavailable
+from genloom.core.outage import is_database_unavailable
 
 log = logging.getLogger("genloom.http")
 
@@ -44,7 +45,11 @@ class ErrorRenderers:
     def render(self, request: Request, err: GenloomError) -> Response:
         for matcher, renderer in self._items:
             if matcher(request):
-                return renderer(request, err)
+                response = renderer(request, err)
+                # Every surface's 429/503 says when to come back, whatever its body looks like.
+                for name, value in (_headers_for(err) or {}).items():
+                    response.headers.setdefault(name, value)
+                return response
         return problem_response(request, err)
 
 
@@ -228,13 +233,11 @@ def _nul_path(value: Any, path: list[str]) -> str | None:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """A dependency (database, Redis) is down, as opposed to a bug."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    """A dependency (database, Redis) is down, as opposed to a bug: answered 503 with Retry-After."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
 
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | TimeoutError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    return is_database_unavailable(exc) or isinstance(exc, RedisConnectionError | RedisTimeout)
 
 
 def path_startswith(*prefixes: str) -> Matcher:

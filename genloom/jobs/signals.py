@@ -11,8 +11,8 @@ Sources, all feeding the same two process-local flags ("jobs" and "events"):
   lose the LISTEN) listens on both channels, and is re-opened with backoff after the server restarts.
 - **Redis** (``USE_REDIS``): ``wake_local`` also publishes, fire-and-forget; a subscriber task listens.
 - **SQLite across processes**: a thread watches ``PRAGMA data_version`` on its own sqlite3 connection every
-  ~10 ms; the value changes whenever another connection commits, so ``genloom worker`` processes on one
-  SQLite file react in milliseconds without any server.
+  ``SQLITE_WATCH_SECONDS`` (4 ms); the value changes whenever another connection commits, so ``genloom worker``
+  processes on one SQLite file react in milliseconds without any server.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import Database
+from genloom.core.outage import is_database_unavailable, next_delay
 from genloom.core.settings import Settings
 
 log = logging.getLogger("genloom.signals")
@@ -39,7 +40,7 @@ JOBS_CHANNEL = "genloom_jobs"
 EVENTS_CHANNEL = "genloom_events"
 #: how often the SQLite watcher reads ``PRAGMA data_version``
 SQLITE_WATCH_SECONDS = 0.004  # PRAGMA data_version costs microseconds; this bounds cross-process wake-up latency
-#: reconnect backoff for the LISTEN connection and the Redis subscriber
+#: reconnect backoff for the LISTEN connection and the Redis subscriber (doubling, with jitter)
 BACKOFF_START, BACKOFF_CAP = 0.1, 5.0
 
 
@@ -48,7 +49,7 @@ class Signals:
 
     ``events_seq`` counts "events may have been written" wake-ups (from any source). The hub records the
     value it has caught up with, which lets the read model tell whether a cached entry might be older than a
-    commit it was told about (see ``genloom/jobs/readmodel.py``).
+    commit it was told about (see ``genloom/events/readmodel.py``).
     """
 
     def __init__(self, settings: Settings, db: Database) -> None:
@@ -209,7 +210,7 @@ class Signals:
     async def _pg_listen_forever(self) -> None:
         import asyncpg
 
-        delay = BACKOFF_START
+        failures = 0
         while True:
             conn: Any = None
             try:
@@ -229,7 +230,9 @@ class Signals:
                 await conn.add_listener(JOBS_CHANNEL, _on_notify)
                 await conn.add_listener(EVENTS_CHANNEL, _on_notify)
                 self.listening = True
-                delay = BACKOFF_START
+                if failures:
+                    self.db.reachability.recovered()
+                failures = 0
                 # Anything committed while we were not listening is recovered by the consumers' catch-up reads.
                 self._set(jobs=True, events=True)
                 log.info("signals.listening channels=%s,%s", JOBS_CHANNEL, EVENTS_CHANNEL)
@@ -243,15 +246,18 @@ class Signals:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the listener must outlive any database hiccup
-                log.warning("signals.listen_failed error=%s retry_in=%.1fs", type(exc).__name__, delay)
+                if is_database_unavailable(exc):
+                    self.db.reachability.failed(exc)
+                log.warning("signals.listen_failed error=%s failures=%d", type(exc).__name__, failures + 1)
             finally:
                 self.listening = False
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), 2.0)
             self._set(jobs=True, events=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_CAP)
+            failures += 1
+            # jittered, so the listeners of many processes do not all reconnect in the same instant
+            await asyncio.sleep(next_delay(failures, start=BACKOFF_START, cap=BACKOFF_CAP))
 
     # -- Redis pub/sub -----------------------------------------------------------------------------------
     def _redis_channel(self, name: str) -> str:
@@ -270,14 +276,16 @@ class Signals:
                 return
 
     async def _redis_subscribe_forever(self) -> None:
-        delay = BACKOFF_START
+        failures = 0
         jobs_ch, events_ch = self._redis_channel(JOBS_CHANNEL), self._redis_channel(EVENTS_CHANNEL)
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(jobs_ch, events_ch)
                 self.subscribed = True
-                delay = BACKOFF_START
+                if failures:
+                    log.warning("signals.redis_resubscribed after_failures=%d", failures)
+                failures = 0
                 self._set(jobs=True, events=True)
                 while True:
                     message = await pubsub.get_message(timeout=5.0)
@@ -292,14 +300,14 @@ class Signals:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep subscribing whatever Redis does
-                log.warning("signals.redis_lost error=%s retry_in=%.1fs", type(exc).__name__, delay)
+                log.warning("signals.redis_lost error=%s failures=%d", type(exc).__name__, failures + 1)
             finally:
                 self.subscribed = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             self._set(jobs=True, events=True)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_CAP)
+            failures += 1
+            await asyncio.sleep(next_delay(failures, start=BACKOFF_START, cap=BACKOFF_CAP))
 
     # -- SQLite data_version -----------------------------------------------------------------------------
     def _watch_sqlite(self, path: Path) -> None:

@@ -3,6 +3,12 @@
 One worker runs up to ``concurrency`` jobs at once as asyncio tasks (per-kind limits on top). It runs embedded
 in ``genloom serve`` or as its own process (``genloom worker``). On shutdown it stops claiming, gives running
 jobs a grace period, then cancels and releases what is left (back to queued, the attempt given back).
+
+Database outages (a PostgreSQL restart, a network cut) never end the worker: claiming, lease renewal and every
+outcome write back off with jitter and try again (``genloom.core.outage``). A job whose handler hit the
+outage is not at fault: once the database answers again it is released back to the queue with its attempt
+given back. An outcome computed during the outage (a result, a failure) is written when it comes back; if
+the lease lapsed meanwhile and the janitor gave the job to someone else, the guarded write changes nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlalchemy import delete, insert, update
@@ -22,17 +30,20 @@ from sqlalchemy import delete, insert, update
 from genloom.core.db import utc_now
 from genloom.core.errors import GenloomError
 from genloom.core.ids import new_id
+from genloom.core.outage import Outage, is_database_unavailable
 from genloom.jobs import queue
 from genloom.jobs.context import JobContext
 from genloom.jobs.errors import JobCanceled, LeaseLost
 from genloom.jobs.models import WorkerRow
 
 if TYPE_CHECKING:
-    from genloom.runtime import Runtime
+    from genloom.jobs.runtime import Runtime
 
 log = logging.getLogger("genloom.worker")
 
 CANCEL_POLL_SECONDS = 1.0  # how often running jobs are checked for cancel requests
+
+T = TypeVar("T")
 
 
 class _CompletionBatcher:
@@ -97,6 +108,12 @@ class Worker:
         self._claiming = True
         self._limits: dict[str, int] = {}
         self._completer = _CompletionBatcher(runtime, self.id)
+        reachability = runtime.db.reachability
+        self._claim_outage = Outage("worker.claim", log, reachability)
+        self._lease_outage = Outage("worker.lease", log, reachability)
+        self._settle_outage = Outage("worker.settle", log, reachability)
+        self._stop_event: asyncio.Event | None = None
+        self._registered = False
         for kind in self.kinds:
             limit = runtime.settings.kind_concurrency.get(kind) or runtime.kinds.get(kind).concurrency
             if limit:
@@ -105,12 +122,19 @@ class Worker:
     # -- main loops --------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until ``stop`` is set."""
+        self._stop_event = stop
         await self._register()
         keeper = asyncio.create_task(self._keep_leases(stop), name=f"lease-keeper {self.id}")
         log.info("worker.started id=%s concurrency=%d kinds=%s", self.id, self.concurrency, ",".join(self.kinds))
         try:
             while not stop.is_set() and self._claiming:
-                if await self._fill_slots():
+                try:
+                    claimed = await self._fill_slots()
+                except Exception as exc:  # noqa: BLE001 - nothing that happens while claiming may end the worker
+                    await self._claim_failed(exc, stop)
+                    continue
+                self._claim_outage.ok()
+                if claimed:
                     continue
                 if self._free_slots() == 0:
                     self._slot_freed.clear()
@@ -123,6 +147,16 @@ class Worker:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _claim_failed(self, exc: Exception, stop: asyncio.Event) -> None:
+        """Back off after a failed claim round: an outage with jitter; anything else logged with its traceback."""
+        if is_database_unavailable(exc):
+            delay = self._claim_outage.failed(exc)
+        else:
+            log.exception("worker.claim_failed id=%s", self.id)
+            delay = min(5.0, self.runtime.settings.poll_interval_seconds * 10)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a wake-up, the poll interval, or ``stop`` — whichever comes first."""
@@ -219,40 +253,67 @@ class Worker:
     # -- running -----------------------------------------------------------------------------------------
     async def _execute(self, job: queue.ClaimedJob, ctx: JobContext) -> None:
         rt = self.runtime
+        jid, me = job.id, self.id
         try:
             try:
                 handler = rt.kinds.get(job.kind).handler
                 result = await handler(ctx)
             except asyncio.CancelledError:
-                reason = self._running[job.id].stop_reason
+                reason = self._running[jid].stop_reason
                 if reason == "canceled":
-                    await queue.mark_canceled(rt, job.id, self.id)
+                    await self._settle("cancel", jid, partial(queue.mark_canceled, rt, jid, me))
                 elif reason == "shutdown":
-                    await queue.release(rt, job.id, self.id)
+                    await self._settle("release", jid, partial(queue.release, rt, jid, me))
                 # lease_lost: another worker owns the job now; report nothing
                 return
             except JobCanceled:
-                await queue.mark_canceled(rt, job.id, self.id)
+                await self._settle("cancel", jid, partial(queue.mark_canceled, rt, jid, me))
             except LeaseLost:
-                log.warning("worker.lease_lost job_id=%s", job.id)
+                log.warning("worker.lease_lost job_id=%s", jid)
             except GenloomError as exc:
-                await queue.fail(rt, job.id, self.id, code=exc.code, message=exc.message, retryable=exc.retryable,
-                                 retry_after=exc.retry_after)
+                await self._settle("fail", jid, partial(queue.fail, rt, jid, me, code=exc.code, message=exc.message,
+                                                        retryable=exc.retryable, retry_after=exc.retry_after))
             except (TimeoutError, httpx.TimeoutException, httpx.NetworkError) as exc:
-                await queue.fail(rt, job.id, self.id, code="timeout" if "Timeout" in type(exc).__name__ else "network",
-                                 message=str(exc) or type(exc).__name__, retryable=True)
+                code = "timeout" if "Timeout" in type(exc).__name__ else "network"
+                await self._settle("fail", jid, partial(queue.fail, rt, jid, me, code=code,
+                                                        message=str(exc) or type(exc).__name__, retryable=True))
             except Exception as exc:  # noqa: BLE001 - a handler bug must fail its job, not the worker
-                log.exception("worker.handler_crashed job_id=%s kind=%s", job.id, job.kind)
-                await queue.fail(rt, job.id, self.id, code="handler_error", message=f"{type(exc).__name__}: {exc}",
-                                 retryable=False)
+                if is_database_unavailable(exc):
+                    # Not the job's fault: give it back (attempt included) as soon as the database answers.
+                    log.warning("worker.job_hit_outage job_id=%s kind=%s error=%s", jid, job.kind, type(exc).__name__)
+                    await self._settle("release", jid, partial(queue.release, rt, jid, me,
+                                                               reason="database_unavailable"))
+                    return
+                log.exception("worker.handler_crashed job_id=%s kind=%s", jid, job.kind)
+                await self._settle("fail", jid, partial(queue.fail, rt, jid, me, code="handler_error",
+                                                        message=f"{type(exc).__name__}: {exc}", retryable=False))
             else:
-                if not await self._completer.complete(job.id, result):
-                    log.warning("worker.late_finish_ignored job_id=%s", job.id)
-        except Exception:  # noqa: BLE001 - losing the database mid-report must not kill the worker
-            log.exception("worker.report_failed job_id=%s", job.id)
+                if not await self._settle("complete", jid, partial(self._completer.complete, jid, result)):
+                    log.warning("worker.late_finish_ignored job_id=%s", jid)
+        except Exception:  # noqa: BLE001 - nothing a job does may kill the worker
+            log.exception("worker.report_failed job_id=%s", jid)
         finally:
-            self._running.pop(job.id, None)
+            self._running.pop(jid, None)
             self._slot_freed.set()
+
+    async def _settle(self, what: str, job_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        """Write a job's outcome, retrying through a database outage (with jitter) until it goes through.
+
+        Every outcome write is guarded by this worker's lease, so writing it late is safe: if the janitor gave
+        the job to another worker meanwhile, it matches no row. Only a shutdown past its grace stops the
+        retrying (the task is cancelled; the lease then lapses and the janitor rescues the job)."""
+        while True:
+            try:
+                outcome = await write()
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                delay = self._settle_outage.failed(exc)
+                log.info("worker.settle_retry what=%s job_id=%s retry_in=%.2fs", what, job_id, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._settle_outage.ok()
+            return outcome
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         """Renew leases every lease/3, check for cancel requests every second."""
@@ -271,8 +332,17 @@ class Worker:
                     await self._touch()
                 for job_id in await queue.cancel_requested(self.runtime, self.id, list(self._running)):
                     self._stop(job_id, "canceled")
-            except Exception:  # noqa: BLE001 - retried on the next tick
-                log.warning("worker.heartbeat_failed id=%s", self.id, exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - retried on the next tick
+                if not is_database_unavailable(exc):
+                    log.warning("worker.heartbeat_failed id=%s", self.id, exc_info=True)
+                    continue
+                # Back off (with jitter) and renew at once when the database answers: leases may be close to lapsing.
+                delay = self._lease_outage.failed(exc)
+                last_renew = 0.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                continue
+            self._lease_outage.ok()
 
     def _stop(self, job_id: str, reason: str) -> None:
         running = self._running.get(job_id)
@@ -290,14 +360,25 @@ class Worker:
             "id": self.id, "hostname": socket.gethostname()[:255], "pid": os.getpid(), "concurrency": self.concurrency,
             "kinds": self.kinds, "started_at": now, "seen_at": now,
         }
-        with contextlib.suppress(Exception):
+        try:
             async with self.runtime.db.write() as conn:
                 await conn.execute(delete(WorkerRow).where(WorkerRow.id == self.id))
                 await conn.execute(insert(WorkerRow).values(**values))
+            self._registered = True
+        except Exception as exc:  # noqa: BLE001 - the database may be down at start: registered at the next touch
+            log.warning("worker.register_deferred id=%s error=%s", self.id, type(exc).__name__)
 
     async def _touch(self) -> None:
+        """Keep this worker listed with its view of the database; re-register if the row is gone (a worker cut
+        off for longer than the janitor's stale limit was pruned meanwhile)."""
+        if not self._registered:
+            await self._register()
+            return
         async with self.runtime.db.write() as conn:
-            await conn.execute(update(WorkerRow).where(WorkerRow.id == self.id).values(seen_at=utc_now()))
+            res = await conn.execute(update(WorkerRow).where(WorkerRow.id == self.id).values(seen_at=utc_now()))
+        if not res.rowcount:
+            self._registered = False
+            await self._register()
 
     async def _unregister(self) -> None:
         with contextlib.suppress(Exception):
