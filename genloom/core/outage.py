@@ -157,5 +157,5 @@ class Outage:
 
 def next_delay(failures: int, *, start: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> float:
     """Equal-jitter exponential backoff: between half and all of ``min(cap, start·2^(failures-1))``."""
-    ceiling = min(cap, start * 2 ** max(0, failures - 1))
+    ceiling = min(cap, start * float(2 ** max(0, failures - 1)))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
