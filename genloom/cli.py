@@ -146,16 +146,26 @@ main.add_command(migrate, name="init-db")
 @click.option("--older-than-hours", type=float, default=None, help="Retention age (default GENLOOM_RETENTION_HOURS).")
 @click.pass_context
 def janitor(ctx: click.Context, older_than_hours: float | None) -> None:
-    """Rescue lapsed leases and prune finished jobs past retention, once."""
+    """Rescue lapsed leases, prune finished jobs past retention and sweep HuaBan's leftovers, once."""
     from genloom.jobs import janitor as jan
 
     settings = _settings(ctx)
 
     async def go(rt: Any) -> dict[str, Any]:
+        from genloom.artworks import janitor as huaban_janitor
+        from genloom.ratelimits.limiter import build_limiter
+
         rescued = await jan.rescue_expired(rt)
         age = timedelta(hours=older_than_hours) if older_than_hours is not None else None
         pruned = await jan.prune(rt, older_than=age)
-        return {"rescued": rescued, "pruned": pruned}
+        # HuaBan's leftovers: uploads never committed, reserved artwork ids, orphan objects, expired counters
+        limiter = build_limiter(rt.db, use_redis=settings.use_redis, redis_url=settings.redis_url,
+                                redis_prefix=settings.redis_prefix)
+        try:
+            swept = await huaban_janitor.sweep(rt, limiter)
+        finally:
+            await limiter.aclose()
+        return {"rescued": rescued, "pruned": pruned, "huaban": swept}
 
     click.echo(json.dumps(_run(lambda: _with_runtime(settings, go))))
 
