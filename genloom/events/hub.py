@@ -43,6 +43,7 @@ from sqlalchemy import func, or_, select
 
 from genloom.core.db import Database
 from genloom.core.errors import Unavailable
+from genloom.core.outage import Outage, is_database_unavailable, next_delay
 from genloom.core.principal import Principal, owner_clause
 from genloom.core.settings import Settings
 from genloom.events.subscription import (
@@ -240,6 +241,7 @@ class Hub:
     async def _run(self) -> None:
         signals = self.signals
         seen = signals.events_seq
+        outage = Outage("hub", log, self.db.reachability)
         failures = 0
         while not self._stopping:
             seq_before = signals.events_seq
@@ -250,6 +252,7 @@ class Hub:
                 if not self.live:
                     log.info("hub.live from_id=%d", self.delivered_id)
                 self.live, failures = True, 0
+                outage.ok()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the hub must survive database outages
@@ -257,7 +260,9 @@ class Hub:
                 if self.live:
                     log.warning("hub.stream_lost error=%s", type(exc).__name__)
                 self._set_lost()
-                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+                # jittered, so the hubs of many replicas do not all come back in the same instant
+                delay = outage.failed(exc) if is_database_unavailable(exc) else next_delay(failures)
+                await asyncio.sleep(delay)
                 continue
             if more:
                 continue

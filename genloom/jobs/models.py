@@ -91,3 +91,5 @@ class WorkerRow(Base):
     kinds: Mapped[list[str]] = mapped_column(JSONType, default=list)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    #: the worker's own view of its database as of ``seen_at`` (``genloom.core.outage.Reachability``)
+    database: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)

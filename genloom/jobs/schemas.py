@@ -117,8 +117,13 @@ class QueueStats(BaseModel):
                 "by_kind": {"image.generate": {"queued": 3, "running": 2, "succeeded": 120}},
                 "oldest_queued_age_seconds": 0.42,
                 "workers": [{"id": "host:1234:embedded:ab12cd34", "hostname": "host", "pid": 1234, "concurrency": 4,
-                             "seen_at": "2026-11-23T12:00:00Z"}],
+                             "seen_at": "2026-11-23T12:00:00Z",
+                             "database": {"reachable": True, "since": "2026-11-23T11:58:03.120Z",
+                                          "last_error": "ConnectionRefusedError: [Errno 111] Connect call failed",
+                                          "last_error_at": "2026-11-23T11:58:01.904Z", "outages": 1}}],
                 "active": 5,
+                "database": {"reachable": True, "since": "2026-11-23T11:00:00Z", "last_error": None,
+                             "last_error_at": None, "outages": 0},
             }
         }
     )
@@ -126,5 +131,8 @@ class QueueStats(BaseModel):
     by_status: dict[str, int]
     by_kind: dict[str, dict[str, int]]
     oldest_queued_age_seconds: float
+    #: each worker as of its last heartbeat, with its own view of the database (``database``)
     workers: list[dict[str, Any]]
     active: int
+    #: this API process's view of the database: reachable, since when, the last connection error, outages seen
+    database: dict[str, Any]

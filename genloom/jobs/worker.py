@@ -4,6 +4,10 @@ One worker runs up to ``concurrency`` jobs at once as asyncio tasks (per-kind li
 in ``genloom serve`` or as its own process (``genloom worker``). On shutdown it stops claiming, gives running
 jobs a grace period, then cancels and releases what is left (back to queued, the attempt given back).
 
+Provider outages never fail a job either: an error marked ``outage`` (the provider's circuit is open, it refuses
+connections, it answers 502/503/504) sends the job back to wait for the provider's next trial call without using
+an attempt, for at most the outage window (``genloom.jobs.outages``).
+
 Database outages (a PostgreSQL restart, a network cut) never end the worker: claiming, lease renewal and every
 outcome write back off with jitter and try again (``genloom.core.outage``). A job whose handler hit the
 outage is not at fault: once the database answers again it is released back to the queue with its attempt
@@ -28,10 +32,10 @@ import httpx
 from sqlalchemy import delete, insert, update
 
 from genloom.core.db import utc_now
-from genloom.core.errors import GenloomError
+from genloom.core.errors import GenloomError, UpstreamError
 from genloom.core.ids import new_id
 from genloom.core.outage import Outage, is_database_unavailable
-from genloom.jobs import queue
+from genloom.jobs import outages, queue
 from genloom.jobs.context import JobContext
 from genloom.jobs.errors import JobCanceled, LeaseLost
 from genloom.jobs.models import WorkerRow
@@ -270,6 +274,13 @@ class Worker:
                 await self._settle("cancel", jid, partial(queue.mark_canceled, rt, jid, me))
             except LeaseLost:
                 log.warning("worker.lease_lost job_id=%s", jid)
+            except UpstreamError as exc:
+                if exc.outage and exc.retryable:
+                    # the provider is down, not this job: it waits (no attempt used) within the outage window
+                    await self._settle("wait_out", jid, partial(outages.wait_out, rt, jid, me, exc))
+                else:
+                    await self._settle("fail", jid, partial(queue.fail, rt, jid, me, code=exc.code, message=exc.message,
+                                                            retryable=exc.retryable, retry_after=exc.retry_after))
             except GenloomError as exc:
                 await self._settle("fail", jid, partial(queue.fail, rt, jid, me, code=exc.code, message=exc.message,
                                                         retryable=exc.retryable, retry_after=exc.retry_after))
@@ -359,6 +370,7 @@ class Worker:
         values: dict[str, Any] = {
             "id": self.id, "hostname": socket.gethostname()[:255], "pid": os.getpid(), "concurrency": self.concurrency,
             "kinds": self.kinds, "started_at": now, "seen_at": now,
+            "database": self.runtime.db.reachability.snapshot(),
         }
         try:
             async with self.runtime.db.write() as conn:
@@ -375,7 +387,8 @@ class Worker:
             await self._register()
             return
         async with self.runtime.db.write() as conn:
-            res = await conn.execute(update(WorkerRow).where(WorkerRow.id == self.id).values(seen_at=utc_now()))
+            res = await conn.execute(update(WorkerRow).where(WorkerRow.id == self.id).values(
+                seen_at=utc_now(), database=self.runtime.db.reachability.snapshot()))
         if not res.rowcount:
             self._registered = False
             await self._register()

@@ -85,6 +85,12 @@ async def test_stopped_database_answers_503_in_each_surface_shape(
     while (await _send(client, "POST", "/v1/jobs", {"kind": "noop", "input": {}})).status_code != 202:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
+    while not rt.hub.live:  # the event hub came back on its own
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    database = (await _send(client, "GET", "/v1/queue", None)).json()["database"]
+    assert database["reachable"] is True and database["outages"] >= 1, database
+    assert "ConnectionRefusedError" in database["last_error"] or "DBAPIError" in database["last_error"], database
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from tests.pgserver import PgServer
 
 
 async def _runtime(url: str, tmp_path: Path, **overrides: Any) -> Runtime:
-    rt = build_runtime(settings_for(url, tmp_path, lease_seconds=30.0, **overrides))
+    rt = build_runtime(settings_for(url, tmp_path, lease_seconds=6.0, **overrides))
     await start_runtime(rt, migrate=False)
     return rt
 
@@ -91,6 +91,16 @@ async def test_worker_survives_postgres_going_away(pg_runtime: Runtime, own_pg: 
             workers = (await conn.execute(select(WorkerRow.id))).all()
         assert {r.job_id for r in released} == set(sleepers), [(e.job_id[-4:], e.type, e.data) for e in history]
         assert [w.id for w in workers] == [worker.id]
+        # the worker's row says what it went through, for GET /v1/queue
+        deadline = time.monotonic() + 10
+        while True:
+            async with rt.db.reader.connect() as conn:
+                seen = (await conn.execute(select(WorkerRow.database).where(WorkerRow.id == worker.id))).scalar()
+            if seen and seen["outages"] >= 1 and seen["reachable"]:
+                break
+            assert time.monotonic() < deadline, seen
+            await asyncio.sleep(0.2)
+        assert seen["last_error"] and seen["last_error_at"] <= seen["since"]
         state = rt.db.reachability.snapshot()
         assert state["reachable"] is True and state["outages"] >= 1 and state["last_error"]
     finally:

@@ -100,5 +100,6 @@ async def retry_job(job_id: str, session: SessionDep, runtime: RuntimeDep, calle
 
 
 @router.get("/queue", response_model=QueueStats, tags=["System"], summary="Queue depth, oldest wait, live workers")
-async def queue_stats(session: ReadSessionDep, caller: NativeCaller) -> dict[str, Any]:
-    return await service.queue_stats(session, caller)
+async def queue_stats(session: ReadSessionDep, runtime: RuntimeDep, caller: NativeCaller) -> dict[str, Any]:
+    # this replica's own view of the database next to each worker's (as of its last heartbeat)
+    return await service.queue_stats(session, caller) | {"database": runtime.db.reachability.snapshot()}
