@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from genloom.core.errors import GenloomError
 from genloom.core.http import path_startswith
+from genloom.surfaces.huaban.schemas import ErrorResponse
 
 #: the paths of the HuaBan API (``/media/commit`` and ``/media/upload`` only: other ``/media/…`` paths are files)
 PREFIXES = ("/init", "/gallery", "/upload/", "/artworks", "/generation/", "/ai/", "/grow/", "/images")
-EXACT = frozenset({"/media/commit", "/media/upload", "/healthz"})
+EXACT = frozenset({"/media/commit", "/media/upload"})
 _prefixed = path_startswith(*PREFIXES)
 
 
@@ -27,22 +30,24 @@ def render_error(request: Request, err: GenloomError) -> Response:
     return JSONResponse(body, status_code=err.status, headers=headers)
 
 
-def responses(*pairs: tuple[int, str, str, str | None]) -> dict[int | str, dict[str, object]]:
-    """OpenAPI entries for error answers: (status, code, message, field) each, with the real media type."""
-    out: dict[int | str, dict[str, object]] = {}
+DESCRIPTIONS = {400: "Invalid input", 403: "Origin not allowed", 404: "Not found (also another client's ids)",
+                409: "Conflict with the current state", 413: "Too large", 415: "Unsupported media type",
+                429: "Rate limited (Retry-After says when to try again)"}
+
+
+def responses(*pairs: tuple[int, str, str, str | None]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers: (status, code, message, field) each, as the server sends them."""
+    out: dict[int | str, dict[str, Any]] = {}
     for status, code, message, field in pairs:
-        entry = out.setdefault(status, {"description": message, "model": None, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/ErrorResponse"}, "examples": {}}}})
-        content = entry["content"]
-        assert isinstance(content, dict)
-        content["application/json"]["examples"][code] = {
+        entry = out.setdefault(status, {"description": DESCRIPTIONS.get(status, message), "model": ErrorResponse,
+                                        "content": {"application/json": {"examples": {}}}})
+        entry["content"]["application/json"]["examples"][code] = {
             "summary": message, "value": {"error": {"code": code, "message": message, "field": field}}}
-    for entry in out.values():
-        entry.pop("model", None)
     return out
 
 
 CLIENT_ID_ERRORS = (
+    (400, "validation_error", "size: Input should be greater than or equal to 1", "size"),
     (400, "client_id_required", "Send an X-Client-Id header.", "X-Client-Id"),
     (400, "client_id_invalid", "X-Client-Id must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'.", "X-Client-Id"),
     (429, "rate_limited", "Too many requests; try again after Retry-After seconds.", None),

@@ -47,7 +47,7 @@ def policy_out(policy: UploadPolicy) -> dict[str, Any]:
 
 @router.post("/init", summary="Register this install's client id (issued when none is sent)",
              response_model=schemas.InitResponse,
-             responses=responses(*CLIENT_ID_ERRORS[1:]))
+             responses=responses(*CLIENT_ID_ERRORS[:1], *CLIENT_ID_ERRORS[2:]))
 async def init(request: Request, response: Response, runtime: RuntimeDep,
                header: Annotated[str | None, Depends(client_id_header)],
                body: schemas.InitRequest | None = None) -> dict[str, Any]:
