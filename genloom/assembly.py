@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from genloom.artworks import generation_flow as artworks_generation
 from genloom.artworks import models as artworks_models
+from genloom.assistant import models as assistant_models
 from genloom.cinemind import models as cinemind_models
 from genloom.cinemind import pipeline as cinemind_pipeline
+from genloom.collab import models as collab_models
 from genloom.core.db import Database
 from genloom.core.metrics import MetricsState
 from genloom.core.migrate import upgrade
@@ -39,7 +41,7 @@ from genloom.storage.signing import UrlSigner
 
 #: every module that defines tables (imported for their side effect on ``Base.metadata``)
 MODEL_MODULES = (jobs_models, media_models, identity_models, ratings_models, nodes_models, cinemind_models,
-                 ratelimits_models, artworks_models, growth_models)
+                 ratelimits_models, artworks_models, growth_models, assistant_models, collab_models)
 
 
 def import_models() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
+from genloom.core.settings.assistant import AssistantSettings
+from genloom.core.settings.collab import CollabSettings
 from genloom.core.settings.content import ContentSettings
 from genloom.core.settings.database import DatabaseSettings
 from genloom.core.settings.fields import Env, normalise_database_url
@@ -29,6 +31,8 @@ class Settings(
     IdentitySettings,
     ContentSettings,
     HuabanSettings,
+    AssistantSettings,
+    CollabSettings,
 ):
     """Every setting genloom reads. `.env.sample` documents each one."""
 
