@@ -128,7 +128,7 @@ async def get_task(runtime: Runtime, principal: Principal, task_id: str) -> dict
 
 
 async def get_result_or_raise(session: AsyncSession, principal: Principal, graph_id: str) -> GraphResult:
-    row = None
+    row: GraphResult | None = None
     if is_uuid(graph_id):
         stmt = scoped(select(GraphResult).where(GraphResult.id == graph_id), GraphResult.owner_id, principal,
                       RESOURCE)

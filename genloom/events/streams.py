@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from genloom.core.errors import InvalidInput, Unavailable
@@ -29,7 +29,7 @@ from genloom.core.principal import Principal
 from genloom.deps import RuntimeDep
 from genloom.events import wsloop
 from genloom.events.hub import TERMINAL_TYPES, Hub, SubscriberOverflow, Subscription, with_heartbeats
-from genloom.identity.deps import NativeCaller, ws_caller
+from genloom.identity.deps import NativeCaller, NativeWsCaller
 from genloom.jobs.errors import JobNotFound
 from genloom.runtime import Runtime
 
@@ -144,7 +144,7 @@ async def all_events(
 # --- WebSocket ------------------------------------------------------------------------------------------------
 
 
-WsCaller = Annotated[Principal, Depends(ws_caller("native"))]
+WsCaller = NativeWsCaller
 
 
 class _BadMessage(Exception):

@@ -144,6 +144,11 @@ StudioCaller = Annotated[Principal, Depends(caller("studio"))]
 CinemindCaller = Annotated[Principal, Depends(caller("cinemind"))]
 HuabanCaller = Annotated[Principal, Depends(caller("huaban"))]
 GenflowCaller = Annotated[Principal, Depends(caller("genflow"))]
+#: the same for WebSockets (a token or client id may also come as ``?token=`` / ``?client_id=``)
+NativeWsCaller = Annotated[Principal, Depends(ws_caller("native"))]
+CinemindWsCaller = Annotated[Principal, Depends(ws_caller("cinemind"))]
+HuabanWsCaller = Annotated[Principal, Depends(ws_caller("huaban"))]
+GenflowWsCaller = Annotated[Principal, Depends(ws_caller("genflow"))]
 
 
 async def caller_of(request: Request, surface: str) -> Principal:

@@ -70,7 +70,8 @@ async def get_node(session: AsyncSession, principal: Principal, node_id: str, *,
         stmt = stmt.where(MindNode.deleted_at.is_(None))
     if for_update:
         stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    node: MindNode | None = (await session.execute(stmt)).scalar_one_or_none()
+    return node
 
 
 async def get_node_or_raise(session: AsyncSession, principal: Principal, node_id: str, **kw: Any) -> MindNode:

@@ -40,7 +40,7 @@ def probe_video(data: bytes) -> VideoInfo:
             duration = _duration_ms(container, stream)
             for frame in container.decode(stream):  # the first decodable frame is the poster
                 out = io.BytesIO()
-                frame.to_image().save(out, format="PNG")
+                frame.to_image().save(out, format="PNG")  # type: ignore[no-untyped-call]  # PyAV ships no hints here
                 return VideoInfo(width=frame.width, height=frame.height, duration_ms=duration,
                                  poster_png=out.getvalue())
     except av.error.FFmpegError as exc:

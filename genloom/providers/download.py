@@ -15,11 +15,11 @@ import io
 import ipaddress
 import socket
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from genloom.core.settings import Settings
 from genloom.providers.base import ProviderError
 from genloom.providers.http import error_for, make_client
 from genloom.providers.resilience import Attempt, ProviderGuard
@@ -78,7 +78,7 @@ def _mime_ok(mime: str, accept: tuple[str, ...]) -> bool:
 async def download(
     url: str,
     *,
-    settings: Any,
+    settings: Settings,
     guard: ProviderGuard,
     client: httpx.AsyncClient | None = None,
     accept: tuple[str, ...] = ("image/",),

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from genloom.core.settings import Settings
 from genloom.providers.base import ProviderError
 from genloom.providers.resilience import Attempt, ProviderGuard, classify, parse_retry_after
 
@@ -25,7 +26,7 @@ USER_AGENT = "genloom"
 
 
 def make_client(
-    settings: Any,
+    settings: Settings,
     *,
     base_url: str = "",
     headers: Mapping[str, str] | None = None,

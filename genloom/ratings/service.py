@@ -27,7 +27,7 @@ MAX_SUBTASKS_SHOWN = 1000
 
 async def _readable_job(session: AsyncSession, principal: Principal, job_id: str) -> Job:
     stmt = scoped(select(Job).where(Job.id == job_id), Job.owner_id, principal, "jobs")
-    job = (await session.execute(stmt)).scalar_one_or_none()
+    job: Job | None = (await session.execute(stmt)).scalar_one_or_none()
     if job is None:
         raise JobNotFound(field="job_id")
     return job

@@ -21,7 +21,7 @@ DEFAULTS = {"text": DEFAULT_TEXT_MODEL, "vision": DEFAULT_VISION_MODEL, "video":
 __all__ = ["DEFAULTS", "PROVIDER", "SeedanceVideo", "build", "required_settings"]
 
 
-def required_settings(settings: Any, capability: str) -> list[str]:
+def required_settings(settings: Settings, capability: str) -> list[str]:
     """The settings Ark lacks to serve ``capability`` (empty when it can start)."""
     return missing_settings(settings, {"ark_base_url": "ARK_BASE_URL",
                                        "ark_api_key": "ARK_API_KEY (or AI_DOU_BAO_API_KEY)"})

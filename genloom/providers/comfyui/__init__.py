@@ -16,7 +16,7 @@ __all__ = ["DEFAULTS", "PROVIDER", "ComfyUIImage", "Workflow", "WorkflowError", 
            "parse_workflow", "required_settings"]
 
 
-def required_settings(settings: Any, capability: str) -> list[str]:
+def required_settings(settings: Settings, capability: str) -> list[str]:
     """The settings ComfyUI lacks (empty when it can start). It needs no key, only its URL."""
     return [] if settings.comfyui_url else ["COMFYUI_URL"]
 

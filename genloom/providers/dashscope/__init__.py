@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def required_settings(settings: Any, capability: str) -> list[str]:
+def required_settings(settings: Settings, capability: str) -> list[str]:
     """The settings a capability served by DashScope lacks (empty when it can start)."""
     missing: list[str] = []
     if not settings.dashscope_base_url:
@@ -44,7 +44,7 @@ def required_settings(settings: Any, capability: str) -> list[str]:
     return missing
 
 
-def _is_zimage(settings: Any) -> bool:
+def _is_zimage(settings: Settings) -> bool:
     from genloom.providers.dashscope.image import is_task_model
 
     return not is_task_model(settings.image_model or DEFAULT_IMAGE_MODEL)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from genloom.core.settings import Settings
 from genloom.providers.base import ProgressFn, ProviderError
 from genloom.providers.http import call, make_client, native_error
 from genloom.providers.openai.compat import CompatClient
@@ -40,7 +41,7 @@ def split_base(base_url: str) -> str:
 class DashScopeClient:
     """The HTTP side of one DashScope credential (Z-Image may use its own key)."""
 
-    def __init__(self, settings: Any, *, guard: ProviderGuard, api_key: str,
+    def __init__(self, settings: Settings, *, guard: ProviderGuard, api_key: str,
                  http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.guard = guard

@@ -143,7 +143,7 @@ class _Encoder:
 
     def encode(self, images: list[Image.Image], first_index: int) -> None:
         for offset, image in enumerate(images):
-            frame = av.VideoFrame.from_image(image)
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # PyAV ships no hints here
             frame.pts = first_index + offset
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)

@@ -31,7 +31,7 @@ EMPTY_SUCCESS_GRACE = 2
 STATUS_FALLBACKS = ("task_status", "status", "state")
 
 
-def required_settings(settings: Any, capability: str) -> list[str]:
+def required_settings(settings: Settings, capability: str) -> list[str]:
     return missing_settings(settings, {"make_api_base_url": "MAKE_API_BASE_URL",
                                        "make_api_token": "TEST_MAKE_API_TOKEN"})
 
@@ -71,7 +71,7 @@ class MakeImage:
 
     name = PROVIDER
 
-    def __init__(self, settings: Any, *, guard: ProviderGuard, model: str = "",
+    def __init__(self, settings: Settings, *, guard: ProviderGuard, model: str = "",
                  http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.guard = guard

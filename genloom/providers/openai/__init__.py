@@ -17,7 +17,7 @@ DEFAULTS = {"text": "gpt-4o-mini", "vision": "gpt-4o-mini", "image": "gpt-image-
 __all__ = ["DEFAULTS", "PROVIDER", "OpenAIAsr", "OpenAIImage", "build", "required_settings"]
 
 
-def required_settings(settings: Any, capability: str) -> list[str]:
+def required_settings(settings: Settings, capability: str) -> list[str]:
     """The settings OpenAI lacks to serve ``capability`` (empty when it can start)."""
     return missing_settings(settings, {"openai_base_url": "OPENAI_BASE_URL", "openai_api_key": "OPENAI_API_KEY"})
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
-from genloom.identity.deps import caller as caller_dependency
+from genloom.identity.deps import CinemindCaller as Caller
 from genloom.nodes import keywords as keywords_service
 from genloom.nodes import service as nodes_service
 from genloom.nodes.models import MindNode
@@ -31,7 +30,6 @@ from genloom.nodes.schemas import (
 from genloom.surfaces.cinemind.envelope import Envelope, error_example, ok
 
 router = APIRouter(prefix="/nodes", tags=["Nodes"])
-Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_example(404, "node 0193a1b2-… not found", "node_not_found", "id")}
 _BAD: dict[int | str, dict[str, Any]] = {400: error_example(400, "content: String should have at least 1 character", "validation_error", "content")}

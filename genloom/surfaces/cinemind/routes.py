@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, WebSocket
+from fastapi import APIRouter, Body, Header, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from genloom.cinemind import media_tree
@@ -20,7 +20,8 @@ from genloom.core.http import path_startswith
 from genloom.core.paging import MAX_DB_INT
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
-from genloom.identity.deps import caller as caller_dependency
+from genloom.identity.deps import CinemindCaller as Caller
+from genloom.identity.deps import CinemindWsCaller
 from genloom.runtime import Runtime
 from genloom.storage.errors import BlobNotFound
 from genloom.surfaces.cinemind import ws
@@ -30,7 +31,6 @@ from genloom.surfaces.cinemind.negotiation import wants_image
 from genloom.system.health import HealthReport, check_redis
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(caller_dependency("cinemind"))]
 IMMUTABLE = "private, max-age=31536000, immutable"  # a graph id's bytes never change
 
 _TASK_ID = "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"
@@ -98,22 +98,8 @@ async def get_task(task_id: str, runtime: RuntimeDep, caller: Caller) -> Respons
     return ok(await cinemind_service.get_task(runtime, caller, task_id))
 
 
-def _ws_caller() -> Any:
-    """The WebSocket caller dependency (token/client id may come as query parameters); open mode without identity."""
-    try:
-        from genloom.identity.deps import ws_caller
-    except ImportError:  # pragma: no cover - identity ships with the build
-        from genloom.core.principal import ANONYMOUS
-
-        async def _anonymous(websocket: WebSocket) -> Any:
-            return ANONYMOUS
-
-        return _anonymous
-    return ws_caller("cinemind")
-
-
 @router.websocket("/ws/tasks", name="cinemind_ws_tasks")
-async def tasks_socket(websocket: WebSocket, caller: Annotated[Any, Depends(_ws_caller())],
+async def tasks_socket(websocket: WebSocket, caller: CinemindWsCaller,
                        after: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None) -> None:
     await ws.serve(websocket, websocket.app.state.runtime, caller, after)
 
