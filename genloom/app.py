@@ -28,6 +28,7 @@ from genloom.runtime import Runtime
 from genloom.surface import Surface
 from genloom.surfaces.backend2 import surface as backend2
 from genloom.surfaces.cinemind import surface as cinemind
+from genloom.surfaces.genflow import surface as genflow
 from genloom.surfaces.huaban import surface as huaban
 from genloom.surfaces.identity import surface as identity
 from genloom.surfaces.native import surface as native
@@ -39,7 +40,7 @@ from genloom.system.surface import surface as system
 log = logging.getLogger("genloom.app")
 
 #: every app surface this build serves, in route-matching order
-SURFACES: tuple[Surface, ...] = (studio, native, system, identity, backend2, cinemind, huaban)
+SURFACES: tuple[Surface, ...] = (studio, native, system, identity, backend2, cinemind, huaban, genflow)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, workers: int | None = None) -> FastAPI:

@@ -9,9 +9,11 @@ Adding a feature's tables: import its models module in :func:`import_models` (Al
 
 from __future__ import annotations
 
+from genloom.articles import models as articles_models
 from genloom.artworks import generation_flow as artworks_generation
 from genloom.artworks import models as artworks_models
 from genloom.assistant import models as assistant_models
+from genloom.channel import models as channel_models
 from genloom.cinemind import models as cinemind_models
 from genloom.cinemind import pipeline as cinemind_pipeline
 from genloom.collab import models as collab_models
@@ -35,13 +37,15 @@ from genloom.providers.resilience import GuardRegistry
 from genloom.ratelimits import models as ratelimits_models
 from genloom.ratings import models as ratings_models
 from genloom.runtime import Runtime
+from genloom.search import models as search_models
 from genloom.storage.factory import create_blob_store
 from genloom.storage.local import LocalBlobStore
 from genloom.storage.signing import UrlSigner
 
 #: every module that defines tables (imported for their side effect on ``Base.metadata``)
 MODEL_MODULES = (jobs_models, media_models, identity_models, ratings_models, nodes_models, cinemind_models,
-                 ratelimits_models, artworks_models, growth_models, assistant_models, collab_models)
+                 ratelimits_models, artworks_models, growth_models, assistant_models, collab_models, articles_models,
+                 search_models, channel_models)
 
 
 def import_models() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from genloom.core.principal import ANONYMOUS, SYSTEM, Principal
@@ -34,3 +35,9 @@ async def cast(runtime: Runtime) -> Cast:
     return Cast(author=await make_user(runtime, "author"), collaborator=await make_user(runtime, "collab"),
                 other=await make_user(runtime, "other"), admin=await make_user(runtime, "admin", admin=True),
                 anonymous=ANONYMOUS)
+
+
+async def token_for(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    r = await client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

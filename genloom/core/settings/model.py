@@ -12,6 +12,7 @@ from genloom.core.settings.collab import CollabSettings
 from genloom.core.settings.content import ContentSettings
 from genloom.core.settings.database import DatabaseSettings
 from genloom.core.settings.fields import Env, normalise_database_url
+from genloom.core.settings.genflow import GenflowSettings
 from genloom.core.settings.huaban import HuabanSettings
 from genloom.core.settings.identity import IdentitySettings
 from genloom.core.settings.providers import ProviderSettings
@@ -30,6 +31,7 @@ class Settings(
     ProviderSettings,
     IdentitySettings,
     ContentSettings,
+    GenflowSettings,
     HuabanSettings,
     AssistantSettings,
     CollabSettings,

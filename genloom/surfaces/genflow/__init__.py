@@ -1,0 +1,34 @@
+"""GenFlow: ``/articles`` (versions, diff, restore, collaborators, search) and the realtime channel
+``WS /ws/{client_id}``; errors as native problem+json. Listed after cineMind in the app, so ``/ws/tasks`` stays
+cineMind's (``/ws/{client_id}`` matches any one path segment)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from genloom.runtime import Runtime
+from genloom.surface import Surface
+from genloom.surfaces.genflow import articles, channel
+
+#: everything the surface runs for the app's lifetime, entered in order
+LIFESPANS = (channel.lifespan,)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for enter in LIFESPANS:
+            await stack.enter_async_context(enter(runtime))
+        yield
+
+
+surface = Surface(
+    name="genflow",
+    routers=(articles.router, channel.router),
+    lifespan=lifespan,
+    openapi_tags=(
+        {"name": "Articles", "description": "GenFlow articles: a version per save, diff, restore, collaborators, "
+                                            "soft delete, ETag / If-Match locking, Chinese-aware search."},
+    ),
+)
