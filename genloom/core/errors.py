@@ -11,7 +11,9 @@
     ├── PreconditionRequired 428
     ├── RateLimited         429
     ├── Unavailable         503       database, queue or storage down (retryable)
-    └── UpstreamError       502       a provider failed (retryable decides whether the queue retries)
+    └── UpstreamError       502       a provider failed (retryable decides whether the queue retries;
+                                      outage: the provider is down as a whole, so the job waits without
+                                      using up an attempt)
 
 Features subclass these in their own ``errors.py``. The ``code`` is a stable, machine-readable string; the
 message defaults to the class docstring. Surfaces render the same error in their own envelope.
@@ -135,3 +137,9 @@ class UpstreamError(GenloomError):
 
     status = 502
     default_code = "upstream_failed"
+
+    def __init__(self, message: str | None = None, *, outage: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: the provider is unreachable or refusing everyone (not this job's request): the queue puts the job back
+        #: until the provider's next probe without counting an attempt, for at most the outage window
+        self.outage = outage

@@ -17,6 +17,7 @@ from genloom.core.settings.huaban import HuabanSettings
 from genloom.core.settings.identity import IdentitySettings
 from genloom.core.settings.providers import ProviderSettings
 from genloom.core.settings.queue import QueueSettings
+from genloom.core.settings.reliability import ReliabilitySettings
 from genloom.core.settings.service import ServiceSettings
 from genloom.core.settings.storage import StorageSettings
 
@@ -32,6 +33,7 @@ class Settings(
     IdentitySettings,
     ContentSettings,
     GenflowSettings,
+    ReliabilitySettings,
     HuabanSettings,
     AssistantSettings,
     CollabSettings,
