@@ -134,3 +134,35 @@ async def serve_app(app: FastAPI) -> AsyncIterator[str]:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 15)
         sock.close()
+
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+
+
+@pytest.fixture(scope="session")
+def yjs_clients() -> Path:
+    """The Node Yjs client script, with ``yjs``, ``y-websocket`` and ``ws`` installed into tests/node when missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the Yjs client tests")
+    if not all((NODE_DIR / "node_modules" / name).is_dir() for name in ("yjs", "y-websocket", "ws")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR)], check=True,
+                       capture_output=True, timeout=600)
+    return NODE_DIR / "yjs_editors.mjs"
+
+
+async def run_yjs(script: Path, timeout: float = 120.0, **config: Any) -> dict[str, Any]:
+    """Run the Node client script with ``config``; its one JSON line of output."""
+    import asyncio
+    import json
+
+    proc = await asyncio.create_subprocess_exec("node", str(script), json.dumps(config), cwd=str(script.parent),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    assert lines, f"no output from the Yjs clients (exit {proc.returncode}): {err.decode()[-2000:]}"
+    result: dict[str, Any] = json.loads(lines[-1])
+    assert "error" not in result, result
+    return result
