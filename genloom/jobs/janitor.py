@@ -6,15 +6,15 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 
 from genloom.core.db import utc_now
-from genloom.jobs import batch
+from genloom.jobs import queue
 from genloom.jobs.models import WorkerRow
-from genloom.jobs.states import TERMINAL, EventType, JobStatus
-from genloom.jobs.tables import event_row, events_t, jobs_t
+from genloom.jobs.states import TERMINAL
+from genloom.jobs.tables import events_t, jobs_t
 
 if TYPE_CHECKING:
     from genloom.jobs.runtime import Runtime
@@ -26,47 +26,10 @@ PRUNE_EVERY = 600.0  # seconds between retention passes (rescue runs every janit
 
 async def rescue_expired(runtime: Runtime) -> dict[str, int]:
     """Running jobs whose lease lapsed: back to queued while attempts remain, else failed (lease_expired)."""
-    now = utc_now()
-    lapsed = (jobs_t.c.status == JobStatus.running.value) & (jobs_t.c.lease_until < now)
-    returning = (jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.progress)
-    error = {"code": "lease_expired", "message": "the worker running this job stopped responding", "retryable": True}
-    async with runtime.db.write() as conn:
-        requeued = (
-            await conn.execute(
-                update(jobs_t).where(lapsed, jobs_t.c.attempts < jobs_t.c.max_attempts)
-                .values(status=JobStatus.queued.value, worker_id=None, lease_until=None, run_at=now, updated_at=now,
-                        error=error)
-                .returning(*returning)
-            )
-        ).all()
-        failed = (
-            await conn.execute(
-                update(jobs_t).where(lapsed, jobs_t.c.attempts >= jobs_t.c.max_attempts)
-                .values(status=JobStatus.failed.value, lease_until=None, finished_at=now, updated_at=now,
-                        error={**error, "retryable": False})
-                .returning(*returning)
-            )
-        ).all()
-        events: list[dict[str, Any]] = [
-            event_row(r.id, r.owner_id, EventType.retrying,
-                      {"status": "queued", "progress": r.progress, "attempts": r.attempts, "reason": "lease_expired"}, now)
-            for r in requeued
-        ]
-        events += [
-            event_row(r.id, r.owner_id, EventType.failed,
-                      {"status": "failed", "progress": r.progress, "attempts": r.attempts,
-                       "error": {**error, "retryable": False}}, now)
-            for r in failed
-        ]
-        if events:
-            await conn.execute(insert(events_t), events)
-            for parent_id in {r.parent_id for r in failed if r.parent_id}:
-                await batch.refresh_parent(conn, parent_id, now)
-            await runtime.signals.notify_in_txn(conn, jobs=bool(requeued), events=True)
+    requeued, failed = await queue.rescue_expired(runtime)
     if requeued or failed:
-        runtime.signals.wake_local(jobs=bool(requeued), events=True)
-        log.warning("janitor.rescued requeued=%d failed=%d", len(requeued), len(failed))
-    return {"requeued": len(requeued), "failed": len(failed)}
+        log.warning("janitor.rescued requeued=%d failed=%d", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
 
 
 async def prune(runtime: Runtime, *, older_than: timedelta | None = None) -> dict[str, int]:

@@ -1,5 +1,9 @@
 """The durable queue: every job transition is one guarded UPDATE plus one event INSERT, in one transaction.
 
+This module holds every UPDATE that changes a job's status (claim, finish, fail, retry later, release, cancel,
+requeue, the janitor's rescue), each built by :func:`status_change`, which checks the change against
+``states.TRANSITIONS`` and takes the event type from it. Service and janitor call these functions.
+
 Guards: a transition out of ``running`` names the worker that holds the lease (``worker_id``) and the status it
 expects, so a worker that lost its lease (the janitor rescued the job, another worker holds it now) changes
 nothing. Claims take several jobs in one statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, and_, case, column, func, insert, select, update, values
+from sqlalchemy import ColumnElement, String, Update, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -22,7 +26,7 @@ from genloom.core.db import utc_now
 from genloom.core.ids import new_id
 from genloom.core.logging import log_job_transition, redact, secret_values
 from genloom.jobs import batch
-from genloom.jobs.states import EventType, JobStatus
+from genloom.jobs.states import EventType, JobStatus, transition
 from genloom.jobs.tables import event_row, events_t, jobs_t
 
 if TYPE_CHECKING:
@@ -56,6 +60,22 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap if cap > 0 else retry_after))
     return delay
+
+
+def status_change(from_: JobStatus | tuple[JobStatus, ...], to: JobStatus,
+                  *where: ColumnElement[bool]) -> tuple[Update, EventType]:
+    """``UPDATE jobs SET status = to WHERE status = from_ AND where…`` and the event the change writes.
+
+    The only way a job's status is changed: the (from, to) pair is looked up in ``TRANSITIONS`` (an illegal one
+    raises ``IllegalTransition`` before any SQL runs) and the expected status is part of the WHERE clause, so a
+    row that moved on meanwhile is left alone. Add the other columns with ``.values(…)``."""
+    sources = from_ if isinstance(from_, tuple) else (from_,)
+    types = {transition(s, to) for s in sources}
+    if len(types) != 1:
+        raise ValueError(f"changes to {to.value} from {[s.value for s in sources]} write different events")
+    expected = (jobs_t.c.status == sources[0].value if len(sources) == 1
+                else jobs_t.c.status.in_([s.value for s in sources]))
+    return update(jobs_t).where(expected, *where).values(status=to.value), types.pop()
 
 
 # --- enqueue ------------------------------------------------------------------------------------------------
@@ -174,11 +194,11 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
         .cte("picked")
         .prefix_with("MATERIALIZED")
     )
+    start, started = status_change(JobStatus.queued, JobStatus.running, jobs_t.c.id == pick.c.id)
     stmt = (
-        update(jobs_t)
-        .where(jobs_t.c.id == pick.c.id, jobs_t.c.status == JobStatus.queued.value)
+        start
         .values(
-            status=JobStatus.running.value, worker_id=worker_id, lease_until=lease_until,
+            worker_id=worker_id, lease_until=lease_until,
             attempts=jobs_t.c.attempts + 1, started_at=func.coalesce(jobs_t.c.started_at, now), updated_at=now,
             phase=None,
         )
@@ -191,7 +211,7 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
         await conn.execute(
             insert(events_t),
             [
-                event_row(r.id, r.owner_id, EventType.started,
+                event_row(r.id, r.owner_id, started,
                           {"status": JobStatus.running.value, "progress": 0, "attempts": r.attempts}, now)
                 for r in rows
             ],
@@ -213,8 +233,14 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
 # --- transitions out of running (all guarded by worker_id) ---------------------------------------------------
 
 
-def _held(job_id: str, worker_id: str) -> Any:
-    return and_(jobs_t.c.id == job_id, jobs_t.c.status == JobStatus.running.value, jobs_t.c.worker_id == worker_id)
+def _lease(job_id: str, worker_id: str) -> ColumnElement[bool]:
+    """The job, if this worker holds its lease (the status guard is added by ``status_change``)."""
+    return and_(jobs_t.c.id == job_id, jobs_t.c.worker_id == worker_id)
+
+
+def _held(job_id: str, worker_id: str) -> ColumnElement[bool]:
+    """The job, if it is running under this worker's lease: for updates that leave the status as it is."""
+    return and_(_lease(job_id, worker_id), jobs_t.c.status == JobStatus.running.value)
 
 
 async def report(runtime: Runtime, job_id: str, worker_id: str, progress: int, phase: str | None) -> tuple[bool, bool]:
@@ -254,15 +280,16 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
     now = utc_now()
     results = dict(items)
     returning = (jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
-    done = {"status": JobStatus.succeeded.value, "progress": 100, "error": None, "finished_at": now,
-            "updated_at": now, "lease_until": None}
+    done = {"progress": 100, "error": None, "finished_at": now, "updated_at": now, "lease_until": None}
+    succeeded = transition(JobStatus.running, JobStatus.succeeded)
     async with runtime.db.write() as conn:
         if runtime.db.is_sqlite or len(items) == 1:
             rows = []
             for job_id, result in items:
                 row = (
                     await conn.execute(
-                        update(jobs_t).where(_held(job_id, worker_id)).values(**done, result=result).returning(*returning)
+                        status_change(JobStatus.running, JobStatus.succeeded, _lease(job_id, worker_id))[0]
+                        .values(**done, result=result).returning(*returning)
                     )
                 ).first()
                 if row is not None:
@@ -274,9 +301,8 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
             rows = list(
                 (
                     await conn.execute(
-                        update(jobs_t)
-                        .where(jobs_t.c.id == batch_values.c.vid, jobs_t.c.status == JobStatus.running.value,
-                               jobs_t.c.worker_id == worker_id)
+                        status_change(JobStatus.running, JobStatus.succeeded, jobs_t.c.id == batch_values.c.vid,
+                                      jobs_t.c.worker_id == worker_id)[0]
                         .values(**done, result=batch_values.c.vresult)
                         .returning(*returning)
                     )
@@ -287,7 +313,7 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
         await conn.execute(
             insert(events_t),
             [
-                event_row(r.id, r.owner_id, EventType.succeeded,
+                event_row(r.id, r.owner_id, succeeded,
                           {"status": JobStatus.succeeded.value, "progress": 100, "attempts": r.attempts, "phase": r.phase,
                            "result": results[r.id]}, now)
                 for r in rows
@@ -327,16 +353,17 @@ async def fail(
         if retryable and cur.attempts < cur.max_attempts:
             delay = backoff_seconds(cur.attempts, base=settings.retry_base_seconds, cap=settings.retry_cap_seconds,
                                     retry_after=retry_after)
-            values: dict[str, Any] = {"status": JobStatus.queued.value, "run_at": now + timedelta(seconds=delay),
-                                      "worker_id": None, "lease_until": None, "error": error}
-            new_status, type_ = JobStatus.queued, EventType.retrying
+            values: dict[str, Any] = {"run_at": now + timedelta(seconds=delay), "worker_id": None, "lease_until": None,
+                                      "error": error}
+            new_status = JobStatus.queued
             extra: dict[str, Any] = {"retry_in": round(delay, 3)}
         else:
-            values = {"status": JobStatus.failed.value, "finished_at": now, "lease_until": None, "error": error}
-            new_status, type_, extra = JobStatus.failed, EventType.failed, {}
+            values = {"finished_at": now, "lease_until": None, "error": error}
+            new_status, extra = JobStatus.failed, {}
+        stmt, type_ = status_change(JobStatus.running, new_status, _lease(job_id, worker_id))
         row = (
             await conn.execute(
-                update(jobs_t).where(_held(job_id, worker_id)).values(**values, updated_at=now)
+                stmt.values(**values, updated_at=now)
                 .returning(jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.phase)
             )
         ).first()
@@ -356,23 +383,24 @@ async def fail(
 
 async def mark_canceled(runtime: Runtime, job_id: str, worker_id: str) -> bool:
     """running → canceled, after the handler stopped on a cancel request."""
-    return await _leave_running(runtime, job_id, worker_id, JobStatus.canceled, EventType.canceled)
+    return await _leave_running(runtime, job_id, worker_id, JobStatus.canceled)
 
 
 async def release(runtime: Runtime, job_id: str, worker_id: str, *, run_at: datetime | None = None,
                   error: dict[str, Any] | None = None, reason: str = "released") -> bool:
     """running → queued without using up an attempt: a graceful shutdown could not finish it, the database went
     away under it, or its provider is down (it then waits until ``run_at``, ``error`` saying why)."""
-    return await _leave_running(runtime, job_id, worker_id, JobStatus.queued, EventType.retrying, give_back=True,
+    return await _leave_running(runtime, job_id, worker_id, JobStatus.queued, give_back=True,
                                 run_at=run_at, error=error, reason=reason)
 
 
 async def _leave_running(
-    runtime: Runtime, job_id: str, worker_id: str, status: JobStatus, type_: EventType, *, give_back: bool = False,
+    runtime: Runtime, job_id: str, worker_id: str, status: JobStatus, *, give_back: bool = False,
     run_at: datetime | None = None, error: dict[str, Any] | None = None, reason: str = "released",
 ) -> bool:
     now = utc_now()
-    values: dict[str, Any] = {"status": status.value, "updated_at": now, "lease_until": None}
+    stmt, type_ = status_change(JobStatus.running, status, _lease(job_id, worker_id))
+    values: dict[str, Any] = {"updated_at": now, "lease_until": None}
     if error is not None:
         values["error"] = error
     if status is JobStatus.queued:
@@ -384,7 +412,7 @@ async def _leave_running(
     async with runtime.db.write() as conn:
         row = (
             await conn.execute(
-                update(jobs_t).where(_held(job_id, worker_id)).values(**values)
+                stmt.values(**values)
                 .returning(jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.progress, jobs_t.c.attempts)
             )
         ).first()
@@ -404,6 +432,120 @@ async def _leave_running(
     runtime.signals.wake_local(jobs=status is JobStatus.queued, events=True)
     log_job_transition(type_.value, job_id=job_id, kind=row.kind, status=status.value, worker=worker_id)
     return True
+
+
+# --- transitions callers and the janitor ask for ----------------------------------------------------------------
+
+
+async def cancel(session: AsyncSession, runtime: Runtime, ids: list[str]) -> None:
+    """Cancel the queued ones of ``ids`` at once (queued → canceled); flag the running ones, whose worker stops
+    between steps and then marks them canceled. Batch parents are left to ``batch.refresh_parent``."""
+    now = utc_now()
+    stop, canceled_type = status_change(JobStatus.queued, JobStatus.canceled, jobs_t.c.id.in_(ids),
+                                        jobs_t.c.is_batch.is_(False))
+    returning = (jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.progress)
+    canceled = (
+        await session.execute(
+            stop.values(finished_at=now, updated_at=now, cancel_requested=True).returning(*returning)
+        )
+    ).all()
+    flagged = (
+        await session.execute(
+            update(jobs_t).where(jobs_t.c.id.in_(ids), jobs_t.c.status == JobStatus.running.value)
+            .values(cancel_requested=True, updated_at=now)
+            .returning(*returning)
+        )
+    ).all()
+    events = [event_row(r.id, r.owner_id, canceled_type,
+                        {"status": JobStatus.canceled.value, "progress": r.progress}, now)
+              for r in canceled]
+    events += [event_row(r.id, r.owner_id, EventType.log,
+                         {"status": JobStatus.running.value, "progress": r.progress, "message": "cancel requested"}, now)
+               for r in flagged]
+    for r in canceled:
+        log_job_transition("canceled", job_id=r.id, kind=r.kind, status=JobStatus.canceled.value)
+    for r in flagged:
+        log_job_transition("cancel_requested", job_id=r.id, kind=r.kind, status=JobStatus.running.value)
+    if events:
+        await session.execute(insert(events_t), events)
+        await runtime.signals.notify_in_txn(await session.connection(), events=True)
+        runtime.signals.wake_after_commit(session)
+
+
+async def requeue(session: AsyncSession, runtime: Runtime, job_id: str, *, is_batch: bool) -> None:
+    """Failed or canceled → queued with a fresh set of attempts: the job, or a batch's failed/canceled children
+    (the parent follows them)."""
+    now = utc_now()
+    target = (jobs_t.c.parent_id == job_id) if is_batch else (jobs_t.c.id == job_id)
+    again, queued_type = status_change((JobStatus.failed, JobStatus.canceled), JobStatus.queued, target)
+    rows = (
+        await session.execute(
+            again.values(attempts=0, error=None, result=None, run_at=now, finished_at=None, cancel_requested=False,
+                         worker_id=None, lease_until=None, progress=0, phase=None, updated_at=now)
+            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id)
+        )
+    ).all()
+    if rows:
+        await session.execute(
+            insert(events_t),
+            [event_row(r.id, r.owner_id, queued_type, {"status": JobStatus.queued.value, "progress": 0, "attempts": 0},
+                       now) for r in rows],
+        )
+    for r in rows:
+        log_job_transition("requeued", job_id=r.id, kind=r.kind, status=JobStatus.queued.value)
+    if is_batch:
+        await session.execute(
+            update(jobs_t).where(jobs_t.c.id == job_id).values(cancel_requested=False, error=None, result=None)
+        )
+        await batch.refresh_parent(await session.connection(), job_id, now)
+    await runtime.signals.notify_in_txn(await session.connection(), jobs=True, events=True)
+    runtime.signals.wake_after_commit(session)
+
+
+async def rescue_expired(runtime: Runtime) -> tuple[int, int]:
+    """Running jobs whose lease lapsed: back to queued while attempts remain, else failed (``lease_expired``).
+    Returns (requeued, failed)."""
+    now = utc_now()
+    lapsed = jobs_t.c.lease_until < now
+    returning = (jobs_t.c.id, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.progress)
+    error = {"code": "lease_expired", "message": "the worker running this job stopped responding", "retryable": True}
+    final = {**error, "retryable": False}
+    back, retrying = status_change(JobStatus.running, JobStatus.queued, lapsed,
+                                   jobs_t.c.attempts < jobs_t.c.max_attempts)
+    give_up, failed_type = status_change(JobStatus.running, JobStatus.failed, lapsed,
+                                         jobs_t.c.attempts >= jobs_t.c.max_attempts)
+    async with runtime.db.write() as conn:
+        requeued = (
+            await conn.execute(
+                back.values(worker_id=None, lease_until=None, run_at=now, updated_at=now, error=error)
+                .returning(*returning)
+            )
+        ).all()
+        failed = (
+            await conn.execute(
+                give_up.values(lease_until=None, finished_at=now, updated_at=now, error=final).returning(*returning)
+            )
+        ).all()
+        events: list[dict[str, Any]] = [
+            event_row(r.id, r.owner_id, retrying,
+                      {"status": JobStatus.queued.value, "progress": r.progress, "attempts": r.attempts,
+                       "reason": "lease_expired"}, now)
+            for r in requeued
+        ]
+        events += [
+            event_row(r.id, r.owner_id, failed_type,
+                      {"status": JobStatus.failed.value, "progress": r.progress, "attempts": r.attempts,
+                       "error": final}, now)
+            for r in failed
+        ]
+        if events:
+            await conn.execute(insert(events_t), events)
+            for parent_id in {r.parent_id for r in failed if r.parent_id}:
+                await batch.refresh_parent(conn, parent_id, now)
+            await runtime.signals.notify_in_txn(conn, jobs=bool(requeued), events=True)
+    if requeued or failed:
+        runtime.signals.wake_local(jobs=bool(requeued), events=True)
+    return len(requeued), len(failed)
 
 
 async def heartbeat(runtime: Runtime, worker_id: str, job_ids: list[str]) -> set[str]:

@@ -9,19 +9,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.errors import Forbidden, InvalidInput
-from genloom.core.logging import log_job_transition
 from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
 from genloom.jobs import batch, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job
-from genloom.jobs.states import ACTIVE, TERMINAL, EventType, JobStatus
-from genloom.jobs.tables import event_row, events_t, jobs_t
+from genloom.jobs.states import ACTIVE, TERMINAL, JobStatus
+from genloom.jobs.tables import jobs_t
 
 if TYPE_CHECKING:
     from genloom.jobs.runtime import Runtime
@@ -163,41 +162,10 @@ async def cancel_job(session: AsyncSession, runtime: Runtime, principal: Princip
     ids = [job_id]
     if row["is_batch"]:
         ids += [r.id for r in (await session.execute(select(jobs_t.c.id).where(jobs_t.c.parent_id == job_id))).all()]
-    await _cancel_ids(session, runtime, ids)
+    await queue.cancel(session, runtime, ids)
     if row["is_batch"]:
         await batch.refresh_parent(await session.connection(), job_id, utc_now())
     return await get_job(session, principal, job_id)
-
-
-async def _cancel_ids(session: AsyncSession, runtime: Runtime, ids: list[str]) -> None:
-    now = utc_now()
-    canceled = (
-        await session.execute(
-            update(jobs_t).where(jobs_t.c.id.in_(ids), jobs_t.c.status == JobStatus.queued.value, jobs_t.c.is_batch.is_(False))
-            .values(status=JobStatus.canceled.value, finished_at=now, updated_at=now, cancel_requested=True)
-            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.progress)
-        )
-    ).all()
-    flagged = (
-        await session.execute(
-            update(jobs_t).where(jobs_t.c.id.in_(ids), jobs_t.c.status == JobStatus.running.value)
-            .values(cancel_requested=True, updated_at=now)
-            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.progress)
-        )
-    ).all()
-    events = [event_row(r.id, r.owner_id, EventType.canceled, {"status": "canceled", "progress": r.progress}, now)
-              for r in canceled]
-    events += [event_row(r.id, r.owner_id, EventType.log,
-                         {"status": "running", "progress": r.progress, "message": "cancel requested"}, now)
-               for r in flagged]
-    for r in canceled:
-        log_job_transition("canceled", job_id=r.id, kind=r.kind, status=JobStatus.canceled.value)
-    for r in flagged:
-        log_job_transition("cancel_requested", job_id=r.id, kind=r.kind, status=JobStatus.running.value)
-    if events:
-        await session.execute(insert(events_t), events)
-        await runtime.signals.notify_in_txn(await session.connection(), events=True)
-        runtime.signals.wake_after_commit(session)
 
 
 async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principal, job_id: str) -> dict[str, Any]:
@@ -208,29 +176,7 @@ async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principa
     retriable = (JobStatus.failed.value, JobStatus.canceled.value)
     if row["status"] not in retriable:
         raise JobStateConflict(f"only failed or canceled jobs can be retried; this one is {row['status']}", field="job_id")
-    now = utc_now()
-    where = (jobs_t.c.parent_id == job_id) if row["is_batch"] else (jobs_t.c.id == job_id)
-    rows = (
-        await session.execute(
-            update(jobs_t).where(where, jobs_t.c.status.in_(retriable))
-            .values(status=JobStatus.queued.value, attempts=0, error=None, result=None, run_at=now, finished_at=None,
-                    cancel_requested=False, worker_id=None, lease_until=None, progress=0, phase=None, updated_at=now)
-            .returning(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id)
-        )
-    ).all()
-    await session.execute(
-        insert(events_t),
-        [event_row(r.id, r.owner_id, EventType.queued, {"status": "queued", "progress": 0, "attempts": 0}, now) for r in rows],
-    )
-    for r in rows:
-        log_job_transition("requeued", job_id=r.id, kind=r.kind, status=JobStatus.queued.value)
-    if row["is_batch"]:
-        await session.execute(
-            update(jobs_t).where(jobs_t.c.id == job_id).values(cancel_requested=False, error=None, result=None)
-        )
-        await batch.refresh_parent(await session.connection(), job_id, now)
-    await runtime.signals.notify_in_txn(await session.connection(), jobs=True, events=True)
-    runtime.signals.wake_after_commit(session)
+    await queue.requeue(session, runtime, job_id, is_batch=bool(row["is_batch"]))
     return await get_job(session, principal, job_id)
 
 
@@ -258,14 +204,16 @@ async def queue_stats(ex: Executor, principal: Principal | None = None) -> dict[
         )
     ).scalar()
     workers = (
-        await ex.execute(select(WorkerRow.id, WorkerRow.hostname, WorkerRow.pid, WorkerRow.concurrency, WorkerRow.seen_at))
+        await ex.execute(select(WorkerRow.id, WorkerRow.hostname, WorkerRow.pid, WorkerRow.concurrency, WorkerRow.seen_at,
+                                WorkerRow.database))
     ).all()
     return {
         "by_status": by_status,
         "by_kind": by_kind,
         "oldest_queued_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0.0,
         "workers": [
-            {"id": w.id, "hostname": w.hostname, "pid": w.pid, "concurrency": w.concurrency, "seen_at": _iso(w.seen_at)}
+            {"id": w.id, "hostname": w.hostname, "pid": w.pid, "concurrency": w.concurrency, "seen_at": _iso(w.seen_at),
+             "database": w.database}
             for w in workers
         ],
         "active": sum(by_status.get(s.value, 0) for s in ACTIVE),
