@@ -25,6 +25,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from genloom.core.settings import Settings
+
 #: The current request's id; "-" outside a request.
 request_id_var: ContextVar[str] = ContextVar("genloom_request_id", default="-")
 
@@ -60,7 +62,7 @@ _known_secrets: tuple[str, ...] = ()
 MIN_SECRET_LENGTH = 8  # shorter values would blank out ordinary words
 
 
-def secret_values(settings: Any) -> tuple[str, ...]:
+def secret_values(settings: Settings) -> tuple[str, ...]:
     """The values of ``settings``' secret fields (those hidden from its repr), longest first."""
     fields = getattr(type(settings), "model_fields", {})
     values = {str(getattr(settings, name, "") or "") for name, info in fields.items() if info.repr is False}
@@ -170,7 +172,7 @@ def _utf8_stderr() -> Any:
     return stream
 
 
-def configure_logging(settings: Any) -> None:
+def configure_logging(settings: Settings) -> None:
     """Configure the root logger from ``settings`` (log_level, log_format, log_file…); safe to call again.
 
     Handlers installed by an earlier call are removed and closed; handlers others installed (pytest's
@@ -216,25 +218,6 @@ def unconfigure_logging() -> None:
             handler.close()
 
 
-# --- jobs ---------------------------------------------------------------------------------------------------
-
-jobs_log = logging.getLogger("genloom.jobs")
-
-
-def log_job_transition(transition: str, *, job_id: str, kind: str, status: str, level: int = logging.INFO,
-                       **fields: Any) -> None:
-    """Log ``jobs.<transition> job_id=… kind=… status=… [k=v…]`` on the ``genloom.jobs`` logger."""
-    if not jobs_log.isEnabledFor(level):
-        return
-    extra = "".join(f" {key}={_value(val)}" for key, val in fields.items())
-    jobs_log.log(level, "jobs.%s job_id=%s kind=%s status=%s%s", transition, job_id, kind, status, extra)
-
-
-def _value(value: Any) -> str:
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
-
-
 # --- request middleware -------------------------------------------------------------------------------------
 
 Scope = MutableMapping[str, Any]
@@ -275,7 +258,7 @@ def _observers(scope: Scope) -> list[RequestObserver]:
 def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers") or ():
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
             break

@@ -23,8 +23,9 @@ from sqlalchemy import select
 
 from genloom.core.db import utc_now
 from genloom.core.errors import UpstreamError
-from genloom.core.logging import log_job_transition, redact, secret_values
+from genloom.core.logging import redact, secret_values
 from genloom.jobs import queue
+from genloom.jobs.log import log_job_transition
 from genloom.jobs.states import JobStatus
 from genloom.jobs.tables import jobs_t
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 #: the code of a job waiting for its provider, and of one that waited out its whole outage window
 GAVE_UP_CODE = "provider_unavailable"
+
 
 def _streak(error: Any) -> tuple[datetime | None, int]:
     """When the job's current run of outage waits began, and how many waits it has had (from its last error)."""
@@ -43,6 +45,7 @@ def _streak(error: Any) -> tuple[datetime | None, int]:
     except ValueError:
         return None, 0
     return since, int(error.get("outage_waits") or 0)
+
 
 async def wait_out(runtime: Runtime, job_id: str, worker_id: str, exc: UpstreamError) -> str | None:
     """Put a job that met a provider outage back in the queue (no attempt used), or fail it once it has waited

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.ids import new_id
-from genloom.core.logging import log_job_transition, redact, secret_values
+from genloom.core.logging import redact, secret_values
 from genloom.jobs import batch
+from genloom.jobs.log import log_job_transition
 from genloom.jobs.states import EventType, JobStatus, transition
 from genloom.jobs.tables import event_row, events_t, jobs_t
 

@@ -190,7 +190,8 @@ async def test_bad_requests_do_not_open_the_circuit(provider_settings: Callable[
 
 
 def test_redact_removes_credentials() -> None:
-    text = ("Authorization: Bearer sk-abcdef123456 GET /x?key=abc123&api_key=zzz token=qq "
+    # the one redactor of logs and job errors (genloom.core.logging) covers what provider calls can carry
+    text = ("Authorization: Bearer sk-abcdef123456 GET /x?access_token=abc123&api_key=zzz token=qq "
             "x-token: secret-token bearer abcdefghijk")
     out = redact(text)
     for secret in ("sk-abcdef123456", "abc123", "zzz", "qq", "secret-token", "abcdefghijk"):
