@@ -116,7 +116,7 @@ async def _capped(request: Request, cap: int) -> AsyncIterator[bytes]:
 @router.post("/media/upload", summary="Upload a file through the API (for clients that cannot PUT to a bucket)",
              status_code=201, response_model=schemas.MediaAssetOut,
              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
-                 "schema": {"type": "object", "required": ["file", "type"], "properties": {
+                 "schema": {"type": "object", "required": ["file", "type"], "additionalProperties": False, "properties": {
                      "file": {"type": "string", "format": "binary"},
                      "type": {"type": "string", "enum": list(UPLOAD_TYPES)},
                      "artworkId": {"type": "string"}}},

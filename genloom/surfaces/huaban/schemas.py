@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from genloom.surfaces.huaban import examples as ex
+
+#: the schema says what the server checks: a title with a visible character, a type/subtype media type, and a
+#: storage key's characters (the key layout itself and traversal are still checked by the server)
+NOT_BLANK = r"\S"
+MIME = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$"
+KEY = r"^[A-Za-z0-9_=+@-][A-Za-z0-9._=+@/-]*$"
 
 
 class Camel(BaseModel):
@@ -66,7 +72,7 @@ class PresignRequest(Camel):
     model_config = _example(ex.PRESIGN_REQUEST)
 
     type: Literal["original", "audio", "video"]
-    mime: str = Field(min_length=1, max_length=100)
+    mime: str = Field(min_length=3, max_length=100, pattern=MIME)
     size: int = Field(ge=1, le=10 * 1024**3)
     artwork_id: str | None = Field(default=None, min_length=1, max_length=36)
 
@@ -86,9 +92,9 @@ class PresignResponse(Camel):
 class CommitRequest(Camel):
     model_config = _example(ex.COMMIT_REQUEST)
 
-    key: str = Field(min_length=1, max_length=600)
+    key: str = Field(min_length=1, max_length=512, pattern=KEY)
     etag: str | None = Field(default=None, max_length=200)
-    mime: str = Field(min_length=1, max_length=100)
+    mime: str = Field(min_length=3, max_length=100, pattern=MIME)
     size: int = Field(ge=1)
 
 
@@ -128,24 +134,17 @@ class ImagesResponse(Camel):
 class ArtworkCreate(Camel):
     model_config = _example(ex.ARTWORK_CREATE)
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=2000)
     cover_asset_id: str = Field(min_length=1, max_length=36)
     audio_asset_id: str | None = Field(default=None, min_length=1, max_length=36)
     transcript: str | None = Field(default=None, max_length=5000)
 
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
 
 class ArtworkPatch(Camel):
     model_config = _example(ex.ARTWORK_PATCH)
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=2000)
     transcript: str | None = Field(default=None, max_length=5000)
 
