@@ -15,12 +15,13 @@ the recovery (not every retry) and hands out the next delay.
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from genloom.core.backoff import equal_jitter
 
 #: SQLSTATEs that mean "the server is not there right now": admin/crash shutdown, starting up, too many
 #: connections, and the whole connection-exception class 08.
@@ -157,5 +158,4 @@ class Outage:
 
 def next_delay(failures: int, *, start: float = BACKOFF_START, cap: float = BACKOFF_CAP) -> float:
     """Equal-jitter exponential backoff: between half and all of ``min(cap, start·2^(failures-1))``."""
-    ceiling = min(cap, start * float(2 ** max(0, failures - 1)))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    return equal_jitter(failures, base=start, cap=cap)

@@ -12,7 +12,6 @@ serialises writers with ``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from genloom.core.backoff import full_jitter
 from genloom.core.db import utc_now
 from genloom.core.ids import new_id
 from genloom.core.logging import redact, secret_values
@@ -56,8 +56,7 @@ class ClaimedJob:
 
 def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter; a provider's Retry-After is a floor, never shortened."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    delay = random.uniform(0, ceiling) if ceiling > 0 else 0.0
+    delay = full_jitter(attempt, base=base, cap=cap)
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap if cap > 0 else retry_after))
     return delay
