@@ -211,3 +211,19 @@ async def test_provider_timeout_fails_with_the_reason(remote_app: Callable[..., 
         assert job["status"] == "failed" and job["error"]["code"] == "provider_timeout"
         assert _creates(ark[0]) == 2  # retried once (retryable), each attempt a new task: the old one was cancelled
         assert all(t.canceled for t in ark[0].tasks.values())
+
+
+async def test_first_frame_by_presigned_url_on_s3(remote_app: Callable[..., Any], ark: tuple[ArkFake, str],
+                                                  moto_server: str) -> None:
+    """GENLOOM_HUABAN_IMAGE_TRANSPORT=url: Seedance fetches the drawing itself from the bucket's presigned GET."""
+    from tests.huaban.conftest import s3_overrides
+
+    async with remote_app(huaban_image_transport="url", **s3_overrides(moto_server)) as (rt, app):
+        art = await app.artwork()
+        job_id = await _start(app, art["id"])
+        await drain(rt)
+        assert (await _job(app, job_id))["status"] == "completed"
+        [task] = ark[0].tasks.values()
+        frame = next(c for c in task.body["content"] if c["type"] == "image_url")
+        assert frame["role"] == "first_frame" and frame["image_url"]["url"].startswith(moto_server)
+        assert ark[0].first_frames[task.id] == drawing_png()  # what Seedance downloaded is the drawing
