@@ -19,7 +19,7 @@ from genloom.cinemind import pipeline as cinemind_pipeline
 from genloom.collab import models as collab_models
 from genloom.core.db import Database
 from genloom.core.metrics import MetricsState
-from genloom.core.migrate import upgrade
+from genloom.core.migrate import ensure_schema
 from genloom.core.settings import Settings
 from genloom.events.hub import Hub
 from genloom.growth import analysis as growth_analysis
@@ -91,10 +91,15 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 async def start_runtime(runtime: Runtime, *, migrate: bool | None = None) -> None:
-    """Migrate an embedded SQLite database when allowed, then start the wake-up listeners."""
-    should_migrate = runtime.settings.db_auto_migrate and runtime.db.is_sqlite if migrate is None else migrate
-    if should_migrate:
-        await upgrade(runtime.db.engine)
+    """Bring the schema to head, then start the wake-up listeners.
+
+    On every database: ``GENLOOM_DB_AUTO_MIGRATE`` (default on) upgrades under an advisory lock, so replicas
+    starting together migrate once; off, a schema behind the code raises
+    :class:`~genloom.core.migrate.SchemaNotAtHead` (the one line that says to run ``genloom migrate``).
+    ``migrate=True`` always upgrades; ``migrate=False`` trusts the caller (tests, commands that just migrated).
+    """
+    if migrate is not False:
+        await ensure_schema(runtime.db.engine, auto_migrate=runtime.settings.db_auto_migrate or bool(migrate))
     await runtime.signals.start()
 
 

@@ -29,7 +29,32 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(coro_fn())  # type: ignore[arg-type]
 
 
-@click.group()
+class _Genloom(click.Group):
+    """The command group; a schema the code cannot use ends any command with its one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from genloom.core.migrate import SchemaNotAtHead
+
+        try:
+            return super().invoke(ctx)
+        except SchemaNotAtHead as exc:
+            click.echo(f"genloom: {exc}", err=True)
+            sys.exit(1)
+
+
+async def _ensure_schema(settings: Settings) -> None:
+    """Before a server or worker starts: schema to head (GENLOOM_DB_AUTO_MIGRATE), or SchemaNotAtHead."""
+    from genloom.core.db import Database
+    from genloom.core.migrate import ensure_schema
+
+    db = Database(settings)
+    try:
+        await ensure_schema(db.engine, auto_migrate=settings.db_auto_migrate)
+    finally:
+        await db.dispose()
+
+
+@click.group(cls=_Genloom)
 @click.option("--env", "env", default=None, help="Layer .env.<ENV> over .env (dev, prod, test).")
 @click.pass_context
 def main(ctx: click.Context, env: str | None) -> None:
@@ -60,6 +85,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from genloom.core.logging import configure_logging
 
     configure_logging(settings)  # before uvicorn starts, so its first lines use our format too
+    # here rather than in the app's start-up, so that a refusal is one line and not uvicorn's traceback
+    _run(lambda: _ensure_schema(settings))
     app = create_app(settings)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_config=None,
@@ -77,6 +104,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
     """Run a worker process. SIGTERM/SIGINT drain gracefully."""
     settings = _settings(ctx)
+    _run(lambda: _ensure_schema(settings))
 
     async def go() -> None:
         # First thing: a SIGTERM that arrives during start-up must stop the worker cleanly, not kill it.

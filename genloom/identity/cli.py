@@ -24,12 +24,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]]) -> T:
     from genloom.core.db import Database
-    from genloom.core.migrate import upgrade
+    from genloom.core.migrate import ensure_schema
 
     db = Database(settings)
     try:
-        if settings.db_auto_migrate and db.is_sqlite:
-            await upgrade(db.engine)
+        await ensure_schema(db.engine, auto_migrate=settings.db_auto_migrate)
         async with db.session() as session:
             return await fn(session)
     finally:

@@ -10,6 +10,11 @@ timeout so that a hung dependency cannot hang the probe. Body::
 A dead database answers 503 (a load balancer should stop sending traffic); a dead Redis only reports
 ``"redis": "unhealthy"`` with 200, because genloom falls back to database polling without it.
 
+Both also read the schema's revision (``alembic_version``): a database whose schema is not the one this code
+needs (``"schema": "behind"``, with the line that says what to run in ``"detail"``) answers 503 too, never
+"ok", because every request that touches a missing table would fail. ``/healthz``'s checked form reports it as
+``checks.schema``.
+
 Surfaces add their own fields to the same body (cineMind adds ``code``, ``message``, ``data``) through their
 ``Surface.health_fields``; the app assembly lists them on ``app.state.health_fields``. They run in the app's
 surface order and get the checks already made, so they never probe a dependency twice.
@@ -27,6 +32,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from genloom.core.migrate import SchemaStatus, schema_status
 from genloom.deps import RuntimeDep
 from genloom.jobs.tables import jobs_t
 from genloom.runtime import Runtime
@@ -44,10 +50,28 @@ class HealthReport:
 
     database: bool
     redis: str  #: "healthy" | "unhealthy" | "disabled"
+    #: the schema's revision against the code's head; None when it could not be read (database down)
+    schema: SchemaStatus | None = None
+
+    @property
+    def schema_state(self) -> str:
+        """``current`` (at head), ``behind`` (or ahead: another genloom's schema) or ``unknown``."""
+        if self.schema is None:
+            return "unknown"
+        return "current" if self.schema.at_head else "behind"
 
     @property
     def ok(self) -> bool:
-        return self.database
+        return self.database and self.schema_state == "current"
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, in one line ("" when ok)."""
+        if not self.database:
+            return "the database is unavailable"
+        if self.schema is None:
+            return "the schema revision could not be read"
+        return "" if self.schema.at_head else self.schema.message
 
 
 async def check_database(runtime: Runtime) -> bool:
@@ -75,9 +99,18 @@ async def check_redis(runtime: Runtime) -> str:
         await client.aclose()  # type: ignore[attr-defined]  # the stubs lag redis 5 (close() is deprecated)
 
 
+async def check_schema(runtime: Runtime) -> SchemaStatus | None:
+    try:
+        return await asyncio.wait_for(schema_status(runtime.db.reader), DB_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - an unreadable revision is "unknown", never a 500
+        log.warning("health.schema_unknown error=%s", type(exc).__name__)
+        return None
+
+
 async def health_report(runtime: Runtime) -> HealthReport:
-    database, redis = await asyncio.gather(check_database(runtime), check_redis(runtime))
-    return HealthReport(database=database, redis=redis)
+    database, redis, schema = await asyncio.gather(check_database(runtime), check_redis(runtime),
+                                                   check_schema(runtime))
+    return HealthReport(database=database, redis=redis, schema=schema)
 
 
 @router.get(
@@ -86,21 +119,31 @@ async def health_report(runtime: Runtime) -> HealthReport:
     responses={
         200: {"content": {"application/json": {"example": {"status": "ok", "redis": "healthy", "database": "healthy"}}}},
         503: {
-            "description": "The database is unreachable",
-            "content": {"application/json": {"example": {"status": "degraded", "redis": "disabled",
-                                                         "database": "unhealthy"}}},
+            "description": "The database is unreachable, or its schema is not the one this genloom needs",
+            "content": {"application/json": {"examples": {
+                "database_down": {"summary": "The database is unreachable", "value": {
+                    "status": "degraded", "redis": "disabled", "database": "unhealthy", "schema": "unknown",
+                    "detail": "the database is unavailable"}},
+                "schema_behind": {"summary": "Started with GENLOOM_DB_AUTO_MIGRATE=false on an old schema", "value": {
+                    "status": "degraded", "redis": "disabled", "database": "healthy", "schema": "behind",
+                    "detail": "database is at revision 0001_core, this genloom needs 0003_cinemind+0013_growth: "
+                              "run genloom migrate"}}}}},
         },
     },
 )
 async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
     report = await health_report(runtime)
     if not report.ok:
-        log.warning("health.degraded database=unhealthy redis=%s", report.redis)
+        log.warning("health.degraded database=%s schema=%s redis=%s",
+                    "healthy" if report.database else "unhealthy", report.schema_state, report.redis)
     body: dict[str, Any] = {
         "status": "ok" if report.ok else "degraded",
         "redis": report.redis,
         "database": "healthy" if report.database else "unhealthy",
+        "schema": report.schema_state,
     }
+    if not report.ok:
+        body["detail"] = report.problem
     for contribute in request.app.state.health_fields:
         await contribute(runtime, report, body)
     return JSONResponse(body, status_code=200 if report.ok else 503)
@@ -110,7 +153,8 @@ STORAGE_PROBE_KEY = "healthz/probe"  # never written: a stat of it proves the st
 
 
 async def dependency_checks(runtime: Runtime) -> dict[str, str]:
-    """HuaBan's ``checks``: database, storage and queue, each "ok" or "down", probed concurrently."""
+    """HuaBan's ``checks``: database, storage and queue, each "ok" or "down", and the schema ("ok" at head,
+    else "behind" or "unknown"), probed concurrently."""
 
     async def storage() -> bool:
         await runtime.blobs.stat(STORAGE_PROBE_KEY)
@@ -127,12 +171,17 @@ async def dependency_checks(runtime: Runtime) -> dict[str, str]:
         except Exception:  # noqa: BLE001 - a failed probe is "down", never a 500
             return "down"
 
-    names = ("database", "storage", "queue")
-    results = await asyncio.gather(probe(lambda: check_database(runtime)), probe(storage), probe(queue))
+    async def schema() -> str:
+        status = await check_schema(runtime)
+        return "unknown" if status is None else "ok" if status.at_head else "behind"
+
+    names = ("database", "storage", "queue", "schema")
+    results = await asyncio.gather(probe(lambda: check_database(runtime)), probe(storage), probe(queue), schema())
     return dict(zip(names, results, strict=True))
 
 
-HEALTHZ_CHECKED = {"status": "ok", "ok": True, "checks": {"database": "ok", "storage": "ok", "queue": "ok"}}
+HEALTHZ_CHECKED = {"status": "ok", "ok": True,
+                   "checks": {"database": "ok", "storage": "ok", "queue": "ok", "schema": "ok"}}
 
 
 @router.get(
@@ -145,7 +194,7 @@ HEALTHZ_CHECKED = {"status": "ok", "ok": True, "checks": {"database": "ok", "sto
         503: {"description": "A dependency is down (checked form only)",
               "content": {"application/json": {"example": {
                   "status": "degraded", "ok": False,
-                  "checks": {"database": "ok", "storage": "down", "queue": "ok"}}}}},
+                  "checks": {"database": "ok", "storage": "down", "queue": "ok", "schema": "ok"}}}}},
     },
 )
 async def healthz(request: Request, runtime: RuntimeDep,

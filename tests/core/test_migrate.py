@@ -21,30 +21,8 @@ from genloom.core.migrate import (
     upgrade,
 )
 from genloom.core.settings import normalise_database_url
-from tests.conftest import DB_PARAMS, PG_URL
-
-
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(make_url(normalise_database_url(PG_URL)), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=DB_PARAMS)
-async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database that was never migrated: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"genloom_fresh_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(normalise_database_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from tests.conftest import PG_URL
+from tests.core.conftest import admin_sql
 
 
 @pytest.fixture
@@ -99,7 +77,7 @@ async def test_replicas_starting_together_migrate_once_and_the_rest_wait(tmp_pat
     """Six engines (six connections, as six replicas would have) upgrade one empty PostgreSQL database at once:
     without the advisory lock two of them run CREATE TABLE jobs concurrently and one fails."""
     name = f"genloom_race_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin_sql(f'CREATE DATABASE "{name}"')
     url = make_url(normalise_database_url(PG_URL)).set(database=name)
     engines = [create_async_engine(url) for _ in range(6)]
     try:
@@ -110,4 +88,4 @@ async def test_replicas_starting_together_migrate_once_and_the_rest_wait(tmp_pat
     finally:
         for e in engines:
             await e.dispose()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -21,7 +21,8 @@ async def test_liveness_and_checks(client: httpx.AsyncClient) -> None:
                      await client.get("/healthz", params={"checks": "true"})):
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "ok": True,
-                                   "checks": {"database": "ok", "storage": "ok", "queue": "ok"}}
+                                   "checks": {"database": "ok", "storage": "ok", "queue": "ok",
+                                              "schema": "ok"}}
 
 
 async def test_storage_down_is_named(database_url: str, tmp_path: Path) -> None:
@@ -38,7 +39,8 @@ async def test_storage_down_is_named(database_url: str, tmp_path: Path) -> None:
                 down = await http.get("/healthz", headers={"X-Client-Id": CLIENT_A})
                 assert down.status_code == 503
                 assert down.json() == {"status": "degraded", "ok": False,
-                                       "checks": {"database": "ok", "storage": "down", "queue": "ok"}}
+                                       "checks": {"database": "ok", "storage": "down", "queue": "ok",
+                                                  "schema": "ok"}}
                 assert (await http.get("/healthz")).status_code == 200  # liveness is not affected
     finally:
         await runtime.close()

@@ -213,7 +213,7 @@ async def health_fields(runtime: Runtime, report: HealthReport, body: dict[str, 
     """cineMind's part of ``GET /health``: ``code``, ``message`` and ``data`` next to Studio's fields."""
     data = await dependency_report(runtime, database=report.database, redis=report.redis)
     body["code"] = 0 if report.ok else 50301
-    body["message"] = "ok" if report.ok else "the database is unavailable"
+    body["message"] = "ok" if report.ok else report.problem
     body["data"] = data
 
 

@@ -22,7 +22,8 @@ def error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-HEALTHZ: dict[str, Any] = {"status": "ok", "ok": True, "checks": {"database": "ok", "storage": "ok", "queue": "ok"}}
+HEALTHZ: dict[str, Any] = {"status": "ok", "ok": True,
+                           "checks": {"database": "ok", "storage": "ok", "queue": "ok", "schema": "ok"}}
 INIT_REQUEST = {"clientId": CLIENT, "device": {"platform": "ios", "model": "iPhone15,2", "appVersion": "1.0.3"}}
 LIMITS = {"rateLimits": {"presign": {"limit": 60, "periodS": 60}, "commit": {"limit": 60, "periodS": 60},
                          "generation": {"limit": 10, "periodS": 60}, "default": {"limit": 300, "periodS": 60}},
