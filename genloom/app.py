@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="Self-hosted backend for AI creative apps: durable generation jobs, media and live progress.",
         lifespan=lifespan,
         openapi_tags=[dict(tag) for surface in SURFACES for tag in surface.openapi_tags],
+        docs_url=None,  # /docs and /redoc come from genloom.system.apidocs, with their assets served locally
+        redoc_url=None,
     )
     app.state.request_observers = []
     app.state.health_fields = [s.health_fields for s in SURFACES if s.health_fields is not None]

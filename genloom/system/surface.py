@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from genloom.runtime import Runtime
 from genloom.surface import Surface
-from genloom.system import health, metrics, providers
+from genloom.system import apidocs, health, metrics, providers
 
 
 @asynccontextmanager
@@ -17,7 +17,7 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
 surface = Surface(
     name="system",
-    routers=(health.router, metrics.router, providers.router),
+    routers=(health.router, metrics.router, providers.router, apidocs.router),
     lifespan=_lifespan,
     openapi_tags=(
         {"name": "Health", "description": "Liveness and dependency health."},
