@@ -15,8 +15,14 @@ Why a cached entry is never stale (beyond the hub's delivery latency):
    inserting happen with no ``await`` in between, so the hub cannot interleave.
 3. Read-your-writes in this process: a local commit bumps ``signals.events_seq`` before the request that
    made it returns. A hit is served only if the hub has caught up with that sequence; otherwise it reads
-   through. Commits by other processes are seen once the hub tails them (milliseconds with NOTIFY, Redis or
-   SQLite's data_version; ``event_poll_seconds`` at worst).
+   through.
+3b. Read-your-writes across replicas (PostgreSQL): a client that wrote on replica A and reads on B at once
+   races A's NOTIFY and B's tail read, and nothing makes the hub win that race. So on
+   PostgreSQL a hit is served only after ``SELECT max(id) FROM job_events`` — started *after* the request
+   arrived, so it sees every commit the client could have seen — shows nothing the hub has not delivered.
+   One such probe is shared by every hit that arrives while the previous one runs (a backward index step,
+   one round trip per batch of concurrent reads), and it never touches the job row. On SQLite other
+   processes' commits are seen once ``data_version`` wakes the hub (milliseconds).
 4. Entries also expire after ``MAX_AGE_SECONDS``: a belt for rows changed outside the queue (retention
    pruning deletes jobs without events).
 
@@ -26,21 +32,23 @@ without caching.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
 from genloom.core.db import Database
 from genloom.events.hub import Hub
-from genloom.jobs.models import Job
+from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.signals import Signals
 
 jobs_t = Job.__table__
 #: every job column but the ones that change without an event (lease renewals, idempotency-key expiry)
 SNAPSHOT_COLUMNS = tuple(c for c in jobs_t.c if c.name not in ("lease_until", "idempotency_key"))
 _SELECT_ONE = select(*SNAPSHOT_COLUMNS).where(jobs_t.c.id == bindparam("job_id"))
+_NEWEST_EVENT = select(func.max(JobEvent.__table__.c.id))
 MAX_AGE_SECONDS = 30.0
 #: how many per-job "last touched" versions are remembered for the miss check
 TOUCH_MEMORY = 50_000
@@ -117,6 +125,10 @@ class ReadModel:
         self.signals = signals
         self.cache = JobCache(cache_size)
         self.hub: Hub | None = None
+        #: other processes may write (PostgreSQL: replicas, workers): confirm hits against the log's newest id
+        self.shared = not db.is_sqlite
+        self._probe_next: asyncio.Future[int] | None = None  # the probe that starts after the running one
+        self._probe_running: asyncio.Task[None] | None = None
 
     def attach(self, hub: Hub) -> None:
         """Keep the cache fresh from ``hub`` (called when the hub starts; without it every read goes through)."""
@@ -134,13 +146,43 @@ class ReadModel:
             row = (await conn.execute(_SELECT_ONE, {"job_id": job_id})).first()
         return dict(row._mapping) if row is not None else None
 
+    async def _newest_event_id(self) -> int:
+        """The newest committed event id, from a probe that started after this call (shared by every caller
+        that arrives while the previous probe is still running)."""
+        future = self._probe_next
+        if future is None:
+            future = self._probe_next = asyncio.get_running_loop().create_future()
+            if self._probe_running is None:
+                self._launch_probe()
+        return await asyncio.shield(future)
+
+    def _launch_probe(self) -> None:
+        future, self._probe_next = self._probe_next, None
+        assert future is not None
+        self._probe_running = asyncio.create_task(self._probe(future))
+
+    async def _probe(self, future: asyncio.Future[int]) -> None:
+        try:
+            async with self.db.reader.connect() as conn:
+                newest = (await conn.execute(_NEWEST_EVENT)).scalar()
+            future.set_result(int(newest or 0))
+        except Exception as exc:  # noqa: BLE001 - every waiter sees the failure (and answers 503)
+            future.set_exception(exc)
+        finally:
+            self._probe_running = None
+            if self._probe_next is not None:
+                self._launch_probe()
+
     async def get_job_row(self, job_id: str) -> dict[str, Any] | None:
         """A job's columns as a plain dict (a fresh copy; mutate freely), or None. No owner check here."""
         hub, cache = self.hub, self.cache
         if hub is None or not hub.live or not hub.running or cache.size <= 0:
             return await self.load_job_row(job_id)
-        if self.signals.events_seq == hub.caught_up_seq:
-            row = cache.get(job_id)
+        if self.signals.events_seq == hub.caught_up_seq and cache.get(job_id) is not None:
+            if self.shared and await self._newest_event_id() > hub.delivered_id:
+                row = None  # committed elsewhere, not delivered here yet: read through
+            else:
+                row = cache.get(job_id)  # again: the hub may have evicted it while the probe ran
             if row is not None:
                 cache.hits += 1
                 return dict(row)
