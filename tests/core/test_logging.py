@@ -15,12 +15,12 @@ from fastapi import FastAPI, WebSocket
 from genloom.core.logging import (
     RequestLogMiddleware,
     configure_logging,
-    log_job_transition,
     redact,
     redact_query,
     request_id_var,
     unconfigure_logging,
 )
+from genloom.jobs.log import log_job_transition
 from genloom.runtime import Runtime
 from tests.conftest import make_settings
 
@@ -290,3 +290,6 @@ class TestJobLog:
             'jobs.succeeded job_id=j1 kind=image.generate status=succeeded attempts=1 phase="saving image"'
         ]
         assert records[0]["logger"] == "genloom.jobs"
+        # the values are fields of the record too, so a JSON log store can filter on them
+        assert records[0]["job_id"] == "j1" and records[0]["status"] == "succeeded"
+        assert records[0]["attempts"] == 1 and records[0]["phase"] == "saving image"
