@@ -93,6 +93,7 @@ class Connection:
         #: the seq of this connection's own announcement in its replacement room (newer connections win)
         self.announced_seq = 0
         self.ended: str | None = None
+        self._ended = asyncio.Event()
         self.last_received = time.monotonic()
 
     @property
@@ -127,25 +128,35 @@ class Connection:
         if self.ended is not None:
             return
         self.ended = reason
+        self._ended.set()
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(_End(reason))
+
+    async def wait_ended(self) -> str:
+        """Until :meth:`end` is called (the writer may be stuck sending to a client that stopped reading)."""
+        await self._ended.wait()
+        return self.ended or "closed"
 
     def touch(self) -> None:
         self.last_received = time.monotonic()
 
     # -- the writer ------------------------------------------------------------------------------------
     async def outputs(self, catch_up: CatchUp) -> AsyncIterator[Output]:
-        """What to send, in order, with a Heartbeat after ``heartbeat`` seconds of silence. Raises
+        """What to send, in order, with a Heartbeat every ``heartbeat`` seconds whatever else is sent. Raises
         ConnectionEnded when the connection must close, including after three heartbeats of client silence."""
+        next_beat = time.monotonic() + self.heartbeat
         while True:
             item: Any = None
-            with contextlib.suppress(TimeoutError):
-                item = await asyncio.wait_for(self.queue.get(), self.heartbeat)
+            wait = next_beat - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    item = await asyncio.wait_for(self.queue.get(), wait)
             if item is None:
                 if time.monotonic() - self.last_received > 3 * self.heartbeat:
                     self.end("silent")
                     raise ConnectionEnded("silent")
+                next_beat = time.monotonic() + self.heartbeat
                 yield Heartbeat()
                 continue
             if isinstance(item, _End):

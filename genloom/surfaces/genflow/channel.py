@@ -63,6 +63,8 @@ CLOSE_FOR = {"replaced": (CLOSE_REPLACED, "replaced"), "silent": (CLOSE_SILENT, 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ROOMS = 100
 MAX_FRAME_CHARS = 256 * 1024
+#: how long a closing connection may take to flush before it is cut (a client that stopped reading)
+CLOSE_GRACE_SECONDS = 1.0
 
 _HUBS: weakref.WeakKeyDictionary[Runtime, ChannelHub] = weakref.WeakKeyDictionary()
 
@@ -226,15 +228,26 @@ async def _serve(ws: WebSocket, session: Session) -> None:
                                                    "message": "you fell behind; reconnect and resume"}))
                 await ws.close(code=code, reason=reason)
 
-    tasks = [asyncio.create_task(reader()), asyncio.create_task(writer())]
+    read, write = asyncio.create_task(reader()), asyncio.create_task(writer())
+    ended = asyncio.create_task(conn.wait_ended())
+    tasks = [read, write, ended]
+    stuck = False
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if ended in done and not write.done():
+            # the writer sends the close itself, unless it is stuck on a client that stopped reading
+            await asyncio.wait({write}, timeout=CLOSE_GRACE_SECONDS)
+            stuck = not write.done()
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
                 await task
+        if stuck:
+            code, reason = CLOSE_FOR.get(conn.ended or "closed", (CLOSE_GOING_AWAY, "closed"))
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=code, reason=reason), CLOSE_GRACE_SECONDS)
 
 
 @router.websocket("/ws/{client_id}")
