@@ -146,3 +146,39 @@ async def _user_id(runtime: Runtime, name: str) -> str:
 
     async with runtime.db.read_session() as s:
         return (await s.execute(select(User.id).where(User.username == name))).scalar_one()
+
+
+async def test_rest_save_reaches_the_open_document_and_presence_lists_the_editor(runtime: Runtime,
+                                                                                  yjs_clients: Path) -> None:
+    import json
+
+    import httpx
+
+    owner = await make_user(runtime, "owner")
+    article_id = await make_article(runtime, owner, title="Mixed", content="First line.\nSecond line.")
+    async with serve_app(genflow_app(runtime)) as url:
+        token = (await _tokens(runtime, url, "owner"))[0]
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(yjs_clients), json.dumps({"url": _ws(url), "doc": article_id, "tokens": [token],
+                                                  "mode": "hold", "holdMs": 3000, "name": "Owner"}),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        ready = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert json.loads(ready) == {"ready": True}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+            await asyncio.sleep(0.3)
+            presence = (await client.get(f"/articles/{article_id}/presence")).json()
+            assert presence["editors"][0]["username"] == "owner"
+            assert [s["name"] for s in presence["states"]] == ["Owner"]
+            current = (await client.get(f"/articles/{article_id}")).json()
+            # the REST client edits the first line of the version it read; the editor's unsaved marker stays
+            r = await client.put(f"/articles/{article_id}", json={
+                "content": current["content"].replace("First line.", "First line, edited over REST."),
+                "version": current["version"]})
+            assert r.status_code == 200, r.text
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        final = json.loads(out.decode().splitlines()[-1])
+        assert "First line, edited over REST." in final["text"] and "[held]" in final["text"]
+        version = await _wait_version(runtime, article_id, 3)  # REST (2), then the editor leaving (3)
+        assert version.content == final["text"]

@@ -19,9 +19,11 @@ const cfg = JSON.parse(process.argv[2])
 const timeoutMs = cfg.timeoutMs ?? 30000
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+let connected = 0
 function connect (token, opts = {}) {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(cfg.url, cfg.doc, doc, {
+  const url = cfg.urls ? cfg.urls[connected++ % cfg.urls.length] : cfg.url  // editors spread over servers
+  const provider = new WebsocketProvider(url, cfg.doc, doc, {
     params: { token }, WebSocketPolyfill: WebSocket, connect: true, disableBc: true, ...opts
   })
   const closes = []
@@ -53,6 +55,18 @@ async function main () {
   if (cfg.mode === 'read') {
     const c = connect(cfg.tokens[0])
     await within(c.synced, timeoutMs, 'sync')
+    out({ text: c.text.toString(), title: c.meta.get('title') ?? null })
+    c.provider.destroy()
+    return
+  }
+  if (cfg.mode === 'hold') {
+    // one editor: sync, announce itself, add a marker, stay `holdMs`, print the text it ends with
+    const c = connect(cfg.tokens[0])
+    await within(c.synced, timeoutMs, 'sync')
+    c.provider.awareness.setLocalStateField('user', { name: cfg.name ?? 'editor', color: '#e91e63' })
+    c.text.insert(c.text.length, ' [held]')
+    process.stdout.write(JSON.stringify({ ready: true }) + '\n')
+    await sleep(cfg.holdMs ?? 2000)
     out({ text: c.text.toString(), title: c.meta.get('title') ?? null })
     c.provider.destroy()
     return

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 from genloom.runtime import Runtime
 from genloom.surface import Surface
-from genloom.surfaces.genflow import articles, channel
+from genloom.surfaces.genflow import articles, assistant, channel, collab
 
 #: everything the surface runs for the app's lifetime, entered in order
-LIFESPANS = (channel.lifespan,)
+LIFESPANS = (channel.lifespan, collab.lifespan, assistant.lifespan)
 
 
 @contextlib.asynccontextmanager
@@ -25,10 +25,14 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
 surface = Surface(
     name="genflow",
-    routers=(articles.router, channel.router),
+    routers=(articles.router, channel.router, collab.router, assistant.router),
     lifespan=lifespan,
     openapi_tags=(
         {"name": "Articles", "description": "GenFlow articles: a version per save, diff, restore, collaborators, "
                                             "soft delete, ETag / If-Match locking, Chinese-aware search."},
+        {"name": "Collaboration", "description": "GenFlow collaborative editing: WS /ws/articles/{id} speaks the "
+                                                 "Yjs sync and awareness protocols; presence."},
+        {"name": "Assistant", "description": "GenFlow writing assistant: sessions, history, streamed replies "
+                                             "(SSE, resumable, cancelable), analysis and completion."},
     ),
 )

@@ -16,9 +16,10 @@ from genloom.articles.listing import ArticleQuery, list_articles
 from genloom.articles.models import Article
 from genloom.core.etags import etag_matches
 from genloom.core.paging import decode_cursor, decode_offset_cursor, encode_cursor, encode_offset_cursor
-from genloom.deps import ReadSessionDep, SessionDep
+from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
 from genloom.search.service import search_articles
+from genloom.surfaces.genflow.collab import track_rest_save
 from genloom.surfaces.genflow.schemas import (
     ArticleCreate,
     ArticleOut,
@@ -137,9 +138,10 @@ async def get_article(
                                                     "Send If-Match (the ETag from GET) or \"version\" to save an "
                                                     "article.", "If-Match")}))
 async def save_article(article_id: ArticleId, body: ArticleSave, session: SessionDep, caller: GenflowCaller,
-                       if_match: IfMatch = None) -> Response:
-    article = await service.save_version(session, caller, article_id, content=body.content, title=body.title,
-                                         message=body.message, if_match=if_match, expected_version=body.version)
+                       runtime: RuntimeDep, if_match: IfMatch = None) -> Response:
+    article = await track_rest_save(session, runtime, article_id, service.save_version(  # applied to an open editor
+        session, caller, article_id, content=body.content, title=body.title, message=body.message,
+        if_match=if_match, expected_version=body.version))
     return await _article_response(session, article)
 
 
@@ -147,9 +149,9 @@ async def save_article(article_id: ArticleId, body: ArticleSave, session: Sessio
               response_model=ArticleOut,
               responses=_ok(ArticleOut, {**INVALID, **NOT_FOUND, **AUTHOR_ONLY, **STALE}))
 async def patch_article(article_id: ArticleId, body: ArticlePatch, session: SessionDep, caller: GenflowCaller,
-                        if_match: IfMatch = None) -> Response:
-    article = await service.update_meta(session, caller, article_id, title=body.title, status=body.status,
-                                        if_match=if_match)
+                        runtime: RuntimeDep, if_match: IfMatch = None) -> Response:
+    article = await track_rest_save(session, runtime, article_id, service.update_meta(
+        session, caller, article_id, title=body.title, status=body.status, if_match=if_match))
     return await _article_response(session, article)
 
 
@@ -205,8 +207,10 @@ async def diff(
 @router.post("/{article_id}/versions/{n}/restore", summary="Save a new version equal to version n",
              response_model=ArticleOut, responses=_ok(ArticleOut, {**NOT_FOUND, **READ_ONLY, **STALE}))
 async def restore_version(article_id: ArticleId, n: Annotated[int, Path(ge=1, le=2**31 - 1)],
-                          session: SessionDep, caller: GenflowCaller, if_match: IfMatch = None) -> Response:
-    article = await service.restore_version(session, caller, article_id, n, if_match=if_match)
+                          session: SessionDep, caller: GenflowCaller, runtime: RuntimeDep,
+                          if_match: IfMatch = None) -> Response:
+    article = await track_rest_save(session, runtime, article_id,
+                                    service.restore_version(session, caller, article_id, n, if_match=if_match))
     return await _article_response(session, article)
 
 

@@ -10,12 +10,15 @@ lists who is connected. :func:`after_rest_save` is the hook the articles routes 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from genloom.articles import service as articles
@@ -23,6 +26,7 @@ from genloom.articles.errors import ArticleNotFound
 from genloom.articles.models import Article
 from genloom.collab.manager import Access, CollabManager
 from genloom.core.errors import GenloomError
+from genloom.core.ids import is_uuid
 from genloom.core.principal import Principal
 from genloom.core.settings import AuthMode
 from genloom.deps import ReadSessionDep, RuntimeDep
@@ -86,10 +90,35 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
 async def after_rest_save(runtime: Runtime, article_id: str, *, base_title: str, base_content: str, title: str,
                           content: str, version: int) -> None:
-    """Apply a REST save to the article's collaborative document, if it has one (the articles routes call this
-    after their commit)."""
+    """Apply a REST save to the article's collaborative document, if it has one."""
     await collab_of(runtime).article_saved(article_id, base_title=base_title, base_content=base_content,
                                            title=title, content=content, version=version)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+async def track_rest_save(session: AsyncSession, runtime: Runtime, article_id: str,
+                          save: Awaitable[Article]) -> Article:
+    """Run a REST save (``save``: the articles service call) and, once its transaction commits, apply the
+    change to the open collaborative document, so neither side loses edits. The articles routes wrap their
+    saving calls in this (one line each)."""
+    before = await session.get(Article, article_id) if is_uuid(article_id) else None
+    base = (before.title, before.content, before.version) if before is not None else None
+    article = await save
+    if base is None or article.version == base[2]:
+        return article
+    saved = (article.title, article.content, article.version)
+
+    def _after_commit(_session: object) -> None:
+        task = asyncio.get_running_loop().create_task(after_rest_save(
+            runtime, article_id, base_title=base[0], base_content=base[1], title=saved[0], content=saved[1],
+            version=saved[2]))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
+    event.listen(session.sync_session, "after_commit", _after_commit, once=True)
+    return article
 
 
 async def _frames(websocket: WebSocket, limit: int) -> AsyncIterator[bytes]:
@@ -152,7 +181,7 @@ PRESENCE_EXAMPLE = {"articleId": "0193a0c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
                              "content": {"application/problem+json": {"example": {
                                  "type": "https://genloom.dev/errors/article_not_found", "status": 404,
                                  "code": "article_not_found", "message": "article … not found",
-                                 "title": "article … not found", "detail": "article … not found",
+                                 "title": "Not found", "detail": "article … not found",
                                  "instance": "/articles/…/presence", "field": "id"}}}}})
 async def presence(article_id: str, runtime: RuntimeDep, session: ReadSessionDep,
                    caller: GenflowCaller) -> dict[str, Any]:
