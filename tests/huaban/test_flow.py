@@ -15,7 +15,7 @@ import pytest
 from genloom.artworks.models import Upload
 from genloom.jobs.tables import events_t
 from tests.conftest import drain
-from tests.huaban.conftest import CLIENT_A, Huaban, drawing_png, s3_overrides
+from tests.huaban.conftest import CLIENT_A, Huaban, drawing_png, s3_overrides, voice_wav
 
 
 async def _download(base: str, url: str) -> httpx.Response:
@@ -41,6 +41,14 @@ async def test_main_flow(store: str, huaban_runtime: Callable[..., Any], live_se
             cover = await app.upload("original", "image/png", drawing_png())
             assert cover["key"] == f"clients/{CLIENT_A}/artworks/{cover['artworkId']}/original/v1/file.png"
             assert (cover["width"], cover["height"]) == (320, 240)
+            voice = await app.upload("audio", "audio/wav", voice_wav(0.5), artwork_id=cover["artworkId"])
+            assert voice["key"].endswith("/audio/v1/file.wav") and voice["duration"] == 0.5
+            signed = (await app.call("POST", "/upload/presign", json={"type": "original", "mime": "image/png",
+                                                                     "size": 1234})).json()
+            if store == "s3":  # the bucket checks type and length itself: both are in the signature
+                assert "content-length%3Bcontent-type%3Bhost" in signed["url"]
+            else:  # genloom's signed URL carries the declared size as its cap
+                assert signed["url"].endswith("&max=1234")
             art = await app.artwork()
             assert art["status"] == "draft" and art["thumbUrl"] and art["audioUrl"]
             assert art["latestJob"] is None and art["analysis"]["status"] == "pending"
