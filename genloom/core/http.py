@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -53,18 +54,48 @@ class ErrorRenderers:
         return problem_response(request, err)
 
 
+#: problem+json ``title``: the short class of the problem, the same for every error of one status (RFC 9457);
+#: what went wrong this time is in ``detail``
+_TITLES = {
+    400: "Bad request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 406: "Not acceptable", 409: "Conflict", 412: "Precondition failed",
+    413: "Payload too large", 415: "Unsupported media type", 416: "Range not satisfiable", 422: "Validation failed",
+    428: "Precondition required", 429: "Too many requests", 500: "Internal error", 502: "Provider failed",
+    503: "Service unavailable", 504: "Provider timed out",
+}
+_CODE_TITLES = {"validation_error": "Validation failed", "invalid_input": "Validation failed",
+                "unknown_kind": "Validation failed", "invalid_json": "Malformed request body"}
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "code", "message", "detail", "instance", "field"})
+
+
+def problem_title(status: int, code: str) -> str:
+    """The ``title`` of a problem: "Validation failed", "Not found", … (documentation examples use it too)."""
+    if code in _CODE_TITLES:
+        return _CODE_TITLES[code]
+    if status in _TITLES:
+        return _TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def problem_response(request: Request, err: GenloomError) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://genloom.dev/errors/{err.code}",
-        "title": err.message,
+        "title": problem_title(err.status, err.code),
         "status": err.status,
         "code": err.code,
-        "message": err.message,
+        "message": err.message,  # the same text as detail, for clients written against {code, message}
         "detail": err.message,
         "instance": request.url.path,
     }
     if err.field is not None:
         body["field"] = err.field
+    # extension members (RFC 9457 §3.2): what a client can act on, e.g. valid_kinds, errors, currentVersion
+    for name, value in (err.details or {}).items():
+        if name not in _PROBLEM_MEMBERS:
+            body[name] = value
     headers = _headers_for(err)
     return JSONResponse(body, status_code=err.status, media_type="application/problem+json", headers=headers)
 
@@ -79,6 +110,10 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
     """Turn pydantic's error list into one InvalidInput naming the first field at fault."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":  # the body as a whole, not a field: pydantic's loc is (body, offset)
+        reason = str((first.get("ctx") or {}).get("error") or "").strip()
+        message = "the request body is not valid JSON" + (f" ({reason})" if reason else "")
+        return InvalidInput(message, field=None, code="invalid_json")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or None
     msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")

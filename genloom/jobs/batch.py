@@ -67,6 +67,8 @@ async def refresh_parent(conn: AsyncConnection, parent_id: str, now: datetime) -
     if status in TERMINAL:
         values["finished_at"] = now
         values["result"] = {"children": counts}
+        if status is JobStatus.succeeded:
+            values["phase"] = "done"
         if status is JobStatus.failed:
             values["error"] = {"code": "children_failed", "retryable": False,
                                "message": f"{counts.get('failed', 0)} of {sum(counts.values())} items failed"}

@@ -280,7 +280,9 @@ async def complete_many(runtime: Runtime, worker_id: str, items: list[tuple[str,
     now = utc_now()
     results = dict(items)
     returning = (jobs_t.c.id, jobs_t.c.kind, jobs_t.c.owner_id, jobs_t.c.parent_id, jobs_t.c.attempts, jobs_t.c.phase)
-    done = {"progress": 100, "error": None, "finished_at": now, "updated_at": now, "lease_until": None}
+    # a finished job is in no step any more: its phase says "done", not the last step it ran (say "storing")
+    done = {"progress": 100, "phase": "done", "error": None, "finished_at": now, "updated_at": now,
+            "lease_until": None}
     succeeded = transition(JobStatus.running, JobStatus.succeeded)
     async with runtime.db.write() as conn:
         if runtime.db.is_sqlite or len(items) == 1:

@@ -36,7 +36,9 @@ class KindRegistry:
         try:
             return self._kinds[name]
         except KeyError:
-            raise UnknownJobKind(f"unknown job kind {name!r}", field="kind") from None
+            known = self.names()
+            raise UnknownJobKind(f"unknown job kind {name!r}; valid kinds: {', '.join(known)}", field="kind",
+                                 details={"valid_kinds": known}) from None
 
     def names(self) -> list[str]:
         return sorted(self._kinds)

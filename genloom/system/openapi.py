@@ -17,7 +17,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"}, "field": {"type": "string"},
     },
     "required": ["status", "code", "message"],
-    "example": {"type": "https://genloom.dev/errors/validation_error", "title": "input.prompt: Field required",
+    "example": {"type": "https://genloom.dev/errors/validation_error", "title": "Validation failed",
                 "status": 400, "code": "validation_error", "message": "input.prompt: Field required",
                 "detail": "input.prompt: Field required", "instance": "/v1/jobs", "field": "input.prompt"},
 }

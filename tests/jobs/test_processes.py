@@ -125,6 +125,8 @@ def test_generate_wait_end_to_end(database_url: str, tmp_path: Path) -> None:
     assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.resolve().is_relative_to((tmp_path / "media").resolve())
     assert "queued" in out.stdout
+    bar = next(line for line in lines if "100%" in line)
+    assert bar.split()[0] == "done" and "storing" not in bar  # the bar ends on the finished job's phase
     from PIL import Image
 
     with Image.open(path) as im:

@@ -61,9 +61,8 @@ def ok(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -
 
 def error_body(err: GenloomError) -> dict[str, Any]:
     status = 400 if err.status == 422 else err.status
-    data: dict[str, Any] = {"error": err.code}
-    if err.field is not None:
-        data["field"] = err.field
+    # "field" is always there: the key at fault, or null when the request as a whole is wrong (say, not JSON)
+    data: dict[str, Any] = {"error": err.code, "field": err.field}
     for key, value in err.details.items():
         if key != "errors":
             data[key] = value

@@ -21,6 +21,7 @@ from genloom.assistant import limits, service, writing
 from genloom.assistant.generation import AssistantDeps
 from genloom.assistant.streams import ReplyStreams, StreamEvent
 from genloom.core.errors import InvalidInput
+from genloom.core.http import problem_title
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
@@ -81,7 +82,8 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
 
 
 def _problem(code: str, status: int, message: str, field: str | None = None) -> dict[str, Any]:
-    example: dict[str, Any] = {"type": f"https://genloom.dev/errors/{code}", "title": message, "status": status,
+    example: dict[str, Any] = {"type": f"https://genloom.dev/errors/{code}", "title": problem_title(status, code),
+                               "status": status,
                                "code": code, "message": message, "detail": message, "instance": "/assistant/…"}
     if field:
         example["field"] = field

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from genloom.articles.diff import VersionDiff
 from genloom.articles.models import Article, ArticleVersion
+from genloom.core.http import problem_title
 from genloom.search.service import SearchHit
 
 ARTICLE_ID = "01a23ba5-b78f-7007-a2ab-42bd857ab6e5"
@@ -27,7 +28,8 @@ def _config(example: dict[str, Any]) -> ConfigDict:
 
 def problem(status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """An OpenAPI response entry: the problem+json body genloom sends for this error."""
-    body: dict[str, Any] = {"type": f"https://genloom.dev/errors/{code}", "title": message, "status": status,
+    body: dict[str, Any] = {"type": f"https://genloom.dev/errors/{code}", "title": problem_title(status, code),
+                            "status": status,
                             "code": code, "message": message, "detail": message, "instance": f"/articles/{ARTICLE_ID}"}
     if field:
         body["field"] = field

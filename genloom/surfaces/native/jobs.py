@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from genloom.core.errors import InvalidInput
+from genloom.core.http import problem_title
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import NativeCaller, caller_of
 from genloom.jobs import service
@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["Jobs"])
 
 
 def _problem(code: str, status: int, message: str) -> dict[str, Any]:
-    example = {"type": f"https://genloom.dev/errors/{code}", "title": message, "status": status, "code": code,
+    example = {"type": f"https://genloom.dev/errors/{code}", "title": problem_title(status, code), "status": status,
+               "code": code,
                "message": message, "detail": message, "instance": "/v1/jobs/…"}
     return {"description": message, "content": {"application/problem+json": {"example": example}}}
 
@@ -40,9 +41,9 @@ async def create_job(
     caller: NativeCaller,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    if body.input is None and body.inputs is None:
-        raise InvalidInput("send input (one job) or inputs (a batch)", field="input")
-    job_input, job_inputs = body.input, body.inputs
+    # no input at all is an empty input ({"kind": "noop"}): a kind that needs fields names the missing one
+    job_input = body.input if body.input is not None or body.inputs is not None else {}
+    job_inputs = body.inputs
     if body.setting is not None:  # seed 002 tasks: one setting merged into every subtask's input
         items = job_inputs if job_inputs is not None else [job_input or {}]
         merged = apply_setting(runtime.kinds, body.kind, body.setting, items)
