@@ -145,8 +145,9 @@ def _checked_key(key: str) -> str:
 
 
 async def _owned_upload(session: AsyncSession, principal: Principal, key: str) -> Upload:
+    # locked: concurrent commits of one key take turns, and the later ones find it committed
     row: Upload | None = (await session.execute(
-        select(Upload).where(Upload.key == key, Upload.owner_id == principal.owner_id)
+        select(Upload).where(Upload.key == key, Upload.owner_id == principal.owner_id).with_for_update()
     )).scalar_one_or_none()
     if row is None or row.type not in ("original", "audio", "video"):
         raise UploadNotFound("no upload was presigned for this key", field="key")
@@ -174,7 +175,17 @@ async def commit(session: AsyncSession, blobs: BlobStore, principal: Principal, 
         raise SizeMismatch(f"the stored file has {stat.size} bytes, {row.size} were declared", field="size")
     if etag and etag.strip('"') != stat.etag.strip('"'):
         raise InvalidInput("the etag does not match the stored file", code="etag_mismatch", field="etag")
-    return await _record(session, blobs, principal, row, stat.etag), True
+    try:
+        async with session.begin_nested():
+            return await _record(session, blobs, principal, row, stat.etag), True
+    except IntegrityError:
+        # a concurrent commit of the same key won (assets.key is unique): answer with its asset. A thumbnail
+        # this attempt wrote names no row now; the janitor sweeps such objects.
+        existing = (await session.execute(
+            select(Asset).where(Asset.key == key, Asset.owner_id == principal.owner_id))).scalar_one_or_none()
+        if existing is None:
+            raise
+        return existing, False
 
 
 async def _record(session: AsyncSession, blobs: BlobStore, principal: Principal, row: Upload, etag: str) -> Asset:

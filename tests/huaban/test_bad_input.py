@@ -129,3 +129,18 @@ async def test_artwork_and_job_input(client: httpx.AsyncClient) -> None:
     _error(await app.call("POST", "/grow/profile", json={"age": 30}), 400, "validation_error", "age")
     _error(await app.call("GET", "/grow/report", params={"period": "year"}), 400, "validation_error", "period")
     _error(await app.call("GET", "/gallery", params={"limit": 51}), 400, "validation_error", "limit")
+
+
+async def test_concurrent_commits_of_one_key(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    import asyncio
+
+    app = Huaban(client, CLIENT_A)
+    png = drawing_png()
+    signed = (await app.call("POST", "/upload/presign",
+                             json={"type": "original", "mime": "image/png", "size": len(png)})).json()
+    await app.put_file(signed, png)
+    commit = {"key": signed["key"], "mime": "image/png", "size": len(png)}
+    answers = await asyncio.gather(*(app.call("POST", "/media/commit", json=commit) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await _assets(runtime) == 2
