@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if own_runtime:  # the process's app (genloom serve), not an app sharing a caller's runtime
                 gc.collect()
                 gc.freeze()
-            log.info("app.started database=%s storage=%s workers=%d", rt.db.dialect, settings.storage, embedded_workers)
+            log.info("%s", startup_line(settings, rt.db.engine.url, embedded_workers))
+            if (warning := secret_key_warning(settings)) is not None:
+                log.warning("%s", warning)
             try:
                 yield
             finally:

@@ -30,7 +30,13 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 
 class _Genloom(click.Group):
-    """The command group; a schema the code cannot use ends any command with its one line, not a traceback."""
+    """The command group; a schema the code cannot use ends any command with its one line, not a traceback.
+    Aliases run their command but are not listed again in ``--help`` (the command's help names them)."""
+
+    ALIASES = {"init-db": "migrate"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
 
     def invoke(self, ctx: click.Context) -> Any:
         from genloom.core.migrate import SchemaNotAtHead
@@ -55,6 +61,7 @@ async def _ensure_schema(settings: Settings) -> None:
 
 
 @click.group(cls=_Genloom)
+@click.version_option(package_name="genloom", prog_name="genloom", message="%(prog)s %(version)s")
 @click.option("--env", "env", default=None, help="Layer .env.<ENV> over .env (dev, prod, test).")
 @click.pass_context
 def main(ctx: click.Context, env: str | None) -> None:
@@ -83,8 +90,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         click.echo(f"genloom: {exc}", err=True)
         sys.exit(2)
     from genloom.core.logging import configure_logging
+    from genloom.system.startup import quiet_startup_chatter
 
     configure_logging(settings)  # before uvicorn starts, so its first lines use our format too
+    quiet_startup_chatter()
     # here rather than in the app's start-up, so that a refusal is one line and not uvicorn's traceback
     _run(lambda: _ensure_schema(settings))
     app = create_app(settings)
@@ -117,8 +126,10 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
         from genloom.core.logging import configure_logging
         from genloom.jobs.janitor import run_janitor_forever
         from genloom.jobs.worker import Worker
+        from genloom.system.startup import quiet_startup_chatter
 
         configure_logging(settings)
+        quiet_startup_chatter()
         runtime = build_runtime(settings)
         await start_runtime(runtime)
         w = Worker(runtime, concurrency=concurrency, name="worker", kinds=kinds.split(",") if kinds else None)
@@ -150,7 +161,7 @@ async def _with_runtime(settings: Settings, fn: Callable[[Any], Awaitable[T]], *
 @click.option("--revision", default="heads", show_default=True)
 @click.pass_context
 def migrate(ctx: click.Context, revision: str) -> None:
-    """Upgrade the database schema."""
+    """Upgrade the database schema (alias: init-db)."""
     settings = _settings(ctx)
 
     async def go() -> None:
@@ -166,8 +177,6 @@ def migrate(ctx: click.Context, revision: str) -> None:
     _run(go)
     click.echo(f"database at {revision}")
 
-
-main.add_command(migrate, name="init-db")
 
 
 @main.command()
@@ -220,8 +229,18 @@ def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
             items, _ = await service.list_jobs(s, SYSTEM, status=status, kind=kind, limit=limit)
             return items
 
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name, justify in (("ID", "left"), ("KIND", "left"), ("STATUS", "left"), ("PHASE", "left"),
+                          ("PROGRESS", "right"), ("CREATED", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for job in _run(lambda: _with_runtime(settings, go)):
-        click.echo(f"{job['id']}  {job['kind']:<16} {job['status']:<10} {job['progress']:>3}%  {job['created_at']}")
+        table.add_row(job["id"], job["kind"], job["status"], job.get("phase") or "", f"{job['progress']}%",
+                      str(job["created_at"]).replace("T", " ")[:19])
+    # a wide console when piped too, so that ids are never cut
+    Console(width=max(160, Console().width), soft_wrap=False).print(table)
 
 
 def _one_job(ctx: click.Context, action: Callable[[Any, Any, str], Awaitable[dict[str, Any]]], job_id: str) -> dict[str, Any]:
