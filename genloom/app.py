@@ -35,6 +35,7 @@ from genloom.surfaces.native import surface as native
 from genloom.surfaces.studio import surface as studio
 from genloom.system.hot_reads import HotReadMiddleware
 from genloom.system.openapi import document_errors_as_served
+from genloom.system.startup import secret_key_warning, startup_line
 from genloom.system.surface import surface as system
 
 log = logging.getLogger("genloom.app")
