@@ -140,11 +140,12 @@ async def tree(session: AsyncSession, runtime: Runtime, principal: Principal, *,
 
 
 async def files(session: AsyncSession, runtime: Runtime, principal: Principal, *, dir: str | None, page: int,
-                size: int) -> dict[str, Any]:
-    """The files directly inside ``dir`` (newest first), one page."""
+                size: int, recursive: bool = False) -> dict[str, Any]:
+    """The files directly inside ``dir`` (newest first), one page; with ``recursive`` also those of every folder
+    below it (``dir=images&recursive=true``: every image, whatever its dated folder)."""
     base = safe_dir(dir, runtime)
-    # the root holds only cineMind's folders, never files
-    stats = await _visible(session, runtime, principal, base, recursive=False) if base else []
+    # the root holds only cineMind's folders, never files of its own
+    stats = await _visible(session, runtime, principal, base, recursive=recursive) if base or recursive else []
     stats.sort(key=lambda s: (s.modified_at, s.key), reverse=True)
     chunk = stats[(page - 1) * size : page * size]
     return {"dir": base, "items": [_file(runtime, s) for s in chunk], "total": len(stats), "page": page, "size": size}

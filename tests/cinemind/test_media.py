@@ -74,6 +74,13 @@ async def test_tree_files_and_meta(client: httpx.AsyncClient, runtime: Runtime) 
     assert (meta["width"], meta["height"]) == (128, 128)
     root_files = (await client.get("/media/files")).json()["data"]
     assert root_files["items"] == [] and root_files["total"] == 0
+    # images sit in dated folders: dir=images lists none directly, recursive=true lists every one
+    assert (await client.get("/media/files", params={"dir": "images"})).json()["data"]["total"] == 0
+    deep = (await client.get("/media/files", params={"dir": "images", "recursive": "true"})).json()["data"]
+    assert deep["total"] == 2 and {i["name"].removesuffix(".png") for i in deep["items"]} == set(graph_ids)
+    assert all(i["path"].startswith("images/") and i["path"].count("/") == 4 for i in deep["items"])
+    everything = (await client.get("/media/files", params={"recursive": "true"})).json()["data"]
+    assert everything["total"] == 4  # images and thumbnails
 
 
 async def test_files_of_other_apps_and_owners_stay_hidden(client: httpx.AsyncClient, runtime: Runtime) -> None:

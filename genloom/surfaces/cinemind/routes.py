@@ -168,8 +168,10 @@ async def media_files_route(
     dir: Annotated[str | None, Query(max_length=512)] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
+    recursive: Annotated[bool, Query(description="also the files of every folder below dir (images sit in dated "
+                                                 "folders: dir=images&recursive=true lists them all)")] = False,
 ) -> Response:
-    return ok(await media_tree.files(session, runtime, caller, dir=dir, page=page, size=size))
+    return ok(await media_tree.files(session, runtime, caller, dir=dir, page=page, size=size, recursive=recursive))
 
 
 @router.get("/media/file-meta/{graph_id}", tags=["Media"], summary="Metadata of one generated image",
