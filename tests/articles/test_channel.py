@@ -236,7 +236,7 @@ async def test_job_events_arrive_in_the_user_room(live_server: Any, runtime: Run
             assert r.status_code == 202, r.text
             job_id = r.json()["id"]
         await drain(runtime)
-        events = []
+        events: list[str] = []
         while not events or events[-1] != "succeeded":
             frame = await until(ws, "job")
             assert frame["jobId"] == job_id and isinstance(frame["id"], int)
