@@ -41,7 +41,7 @@ from genloom.media import service as media_service
 from genloom.media.errors import InvalidMedia, MediaTooLarge
 from genloom.media.models import Asset
 from genloom.storage.base import BlobStore
-from genloom.storage.errors import BlobTooLarge, InvalidKey
+from genloom.storage.errors import BlobTooLarge
 from genloom.storage.keys import huaban_key, validate_key
 
 VERSION_ATTEMPTS = 5  # concurrent presigns of one artwork and type race for a version; the loser takes the next
@@ -136,14 +136,6 @@ async def presign(session: AsyncSession, blobs: BlobStore, policy: UploadPolicy,
                      version=row.version)
 
 
-def _checked_key(key: str) -> str:
-    try:
-        return validate_key(key)
-    except InvalidKey as exc:
-        exc.field = "key"
-        raise
-
-
 async def _owned_upload(session: AsyncSession, principal: Principal, key: str) -> Upload:
     # locked: concurrent commits of one key take turns, and the later ones find it committed
     row: Upload | None = (await session.execute(
@@ -157,7 +149,7 @@ async def _owned_upload(session: AsyncSession, principal: Principal, key: str) -
 async def commit(session: AsyncSession, blobs: BlobStore, principal: Principal, *, key: str, mime: str, size: int,
                  etag: str | None = None) -> tuple[Asset, bool]:
     """Record the uploaded object as an asset; returns (asset, created). Committing twice returns the same."""
-    key = _checked_key(key)
+    key = validate_key(key, field="key")
     row = await _owned_upload(session, principal, key)
     if row.state == "committed" and row.asset_id:
         existing = await session.get(Asset, row.asset_id)

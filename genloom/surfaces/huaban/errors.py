@@ -39,10 +39,10 @@ def responses(*pairs: tuple[int, str, str, str | None]) -> dict[int | str, dict[
     """OpenAPI entries for error answers: (status, code, message, field) each, as the server sends them."""
     out: dict[int | str, dict[str, Any]] = {}
     for status, code, message, field in pairs:
+        value = {"error": {"code": code, "message": message, "field": field}}
         entry = out.setdefault(status, {"description": DESCRIPTIONS.get(status, message), "model": ErrorResponse,
-                                        "content": {"application/json": {"examples": {}}}})
-        entry["content"]["application/json"]["examples"][code] = {
-            "summary": message, "value": {"error": {"code": code, "message": message, "field": field}}}
+                                        "content": {"application/json": {"example": value, "examples": {}}}})
+        entry["content"]["application/json"]["examples"][code] = {"summary": message, "value": value}
     return out
 
 
