@@ -34,7 +34,8 @@ def _source_text(messages: list[ChatMessage]) -> str:
     """The article excerpt the context carries (``Article:`` block of a system message), else the last user turn."""
     for message in messages:
         if message.role == "system" and "Article:" in message.content:
-            return message.content.split("Article:", 1)[1].strip()
+            title, _, body = message.content.split("Article:", 1)[1].partition("\n")  # "Article: <title>\n<text>"
+            return body.strip() or title.strip()
     users = [m.content for m in messages if m.role == "user"]
     return users[-1] if users else ""
 

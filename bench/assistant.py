@@ -1,0 +1,155 @@
+"""Assistant streaming benchmark: what genloom adds to a provider's first token, and streaming throughput.
+
+    python bench/assistant.py                 # 30 replies, a 2,000-piece reply for throughput
+
+A fake OpenAI-compatible chat server (tests/fakes/chat_stream.py, on a real socket in this process) answers
+with a script of pieces and no delay of its own. For each sample the same chat request is timed twice:
+
+- provider: straight to the fake with httpx (POST → first content chunk): the provider's own first token;
+- genloom: ``POST /assistant/sessions/{id}/messages`` with ``Accept: text/event-stream`` on a
+  ``genloom serve --workers 0`` process (SQLite) configured with that fake as its OpenAI provider
+  (POST → first ``event: token``), a fresh session each time.
+
+"added" is genloom minus provider: storing both messages, building the context (tokenizer, history),
+starting the reply's task and the SSE hop. Throughput: one reply of ``--pieces`` pieces end to end, pieces per
+second through genloom against the fake read directly. 127.0.0.1 only; stops by itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+import httpx
+
+from tests.fakes.base import FakeServer
+from tests.fakes.chat_stream import ChatStreamFake, create_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def first_direct(base: str) -> float:
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    started = time.perf_counter()
+    with httpx.stream("POST", f"{base}/chat/completions", json=body, headers={"Authorization": "Bearer k"},
+                      timeout=30) as response:
+        for line in response.iter_lines():
+            if '"content": "' in line and '"content": ""' not in line:
+                return (time.perf_counter() - started) * 1000
+    raise RuntimeError("no content from the fake")
+
+
+def first_genloom(client: httpx.Client) -> float:
+    session = client.post("/assistant/sessions", json={}).json()["id"]
+    started = time.perf_counter()
+    with client.stream("POST", f"/assistant/sessions/{session}/messages", json={"content": "hi"},
+                       headers={"Accept": "text/event-stream"}) as response:
+        for line in response.iter_lines():
+            if line == "event: token":
+                took = (time.perf_counter() - started) * 1000
+                for _ in response.iter_lines():
+                    pass
+                return took
+    raise RuntimeError("no token from genloom")
+
+
+def throughput(url: str, client: httpx.Client | None, pieces: int) -> float:
+    count, started = 0, time.perf_counter()
+    if client is None:
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        with httpx.stream("POST", f"{url}/chat/completions", json=body, headers={"Authorization": "Bearer k"},
+                          timeout=60) as response:
+            count = sum(1 for line in response.iter_lines() if '"content": "p' in line)
+    else:
+        session = client.post("/assistant/sessions", json={}).json()["id"]
+        with client.stream("POST", f"/assistant/sessions/{session}/messages", json={"content": "long"},
+                           headers={"Accept": "text/event-stream"}) as response:
+            count = sum(1 for line in response.iter_lines() if line == "event: token")
+    assert count == pieces, (count, pieces)
+    return pieces / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--pieces", type=int, default=2000)
+    args = parser.parse_args()
+    state = ChatStreamFake(api_key="k", pieces=["Hello", ", ", "writer", "!"])
+    with FakeServer(create_app(state)) as fake, tempfile.TemporaryDirectory() as tmp:
+        base = fake.url + "/v1"
+        port = free_port()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GENLOOM_")},
+               "GENLOOM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db", "GENLOOM_DATA_DIR": tmp,
+               "GENLOOM_LOG_LEVEL": "WARNING", "GENLOOM_SECRET_KEY": "bench-secret-key-bench-secret-key",
+               "GENLOOM_TEXT_PROVIDER": "openai", "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "k",
+               "GENLOOM_PROVIDER_PROBES": "false", "GENLOOM_ASSISTANT_REQUESTS_PER_MINUTE": "0",
+               "GENLOOM_ASSISTANT_TOKENS_PER_MINUTE": "0", "GENLOOM_ASSISTANT_REPLY_TOKENS": "100000",
+               "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen([sys.executable, "-m", "genloom.cli", "serve", "--host", "127.0.0.1", "--port",
+                                 str(port), "--workers", "0"], env=env, cwd=tmp)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("genloom serve did not start") from None
+                    time.sleep(0.2)
+            with httpx.Client(base_url=url, timeout=60) as client:
+                client.post("/auth/register", json={"username": "bencher", "password": "bench password 1"})
+                token = client.post("/auth/login", json={"username": "bencher", "password": "bench password 1"}
+                                    ).json()["access_token"]
+                client.headers["Authorization"] = f"Bearer {token}"
+                for _ in range(3):  # warm-up: tokenizer load, connection pools
+                    first_genloom(client)
+                    first_direct(base)
+                direct, through = [], []
+                for _ in range(args.samples):
+                    direct.append(first_direct(base))
+                    through.append(first_genloom(client))
+                added = [t - d for t, d in zip(through, direct, strict=True)]
+                state.pieces = [f"p{i} " for i in range(args.pieces)]
+                raw = throughput(base, None, args.pieces)
+                served = throughput(url, client, args.pieces)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    def p(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    print(f"\nfirst token, {args.samples} replies (ms)\n")
+    print("| path | p50 | p99 | mean |")
+    print("|---|---|---|---|")
+    for name, values in (("provider fake, direct", direct), ("through genloom (SSE)", through),
+                         ("added by genloom", added)):
+        print(f"| {name} | {statistics.median(values):.1f} | {p(values, 0.99):.1f} | {statistics.mean(values):.1f} |")
+    print(f"\nstreaming throughput, one reply of {args.pieces} pieces\n")
+    print("| path | pieces/s |")
+    print("|---|---|")
+    print(f"| provider fake, direct | {raw:,.0f} |")
+    print(f"| through genloom (SSE) | {served:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
