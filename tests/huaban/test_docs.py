@@ -43,6 +43,7 @@ async def test_every_route_is_documented_with_examples(client: httpx.AsyncClient
             if status.startswith("4"):
                 content = response["content"]
                 assert list(content) == ["application/json"], (method, path, status)
-                assert content["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+                assert content["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1] in ("ErrorResponse",
+                                                                                          "HuabanError")
     healthz = doc["paths"]["/healthz"]["get"]
     assert {"200", "503"} <= set(healthz["responses"])

@@ -18,6 +18,19 @@ EXACT = frozenset({"/media/commit", "/media/upload"})
 _prefixed = path_startswith(*PREFIXES)
 
 
+#: the error body as the OpenAPI document declares it (``ErrorShape.schema``; its title names it in components)
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "HuabanError",
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
+        "code": {"type": "string", "description": "stable, machine-readable"},
+        "message": {"type": "string", "description": "for people"},
+        "field": {"type": ["string", "null"], "description": "the request field at fault, or null"}}}},
+    "example": {"error": {"code": "artwork_not_found", "message": "Artwork not found.", "field": "id"}},
+}
+
+
 def matches(request: Request) -> bool:
     return request.url.path in EXACT or _prefixed(request)
 
