@@ -6,10 +6,14 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
     client → {"op": "subscribe", "jobs": ["<id>", …], "after": <event id, optional>}
              {"op": "unsubscribe", "jobs": ["<id>", …]}
              {"op": "ping"}
+             ("type" is accepted for "op", and cineMind's {"subscribe": […]} / {"unsubscribe": […]} too)
+    A subscribe without "after" replays each job's events from its first (queued), then every later one;
+    with "after" only the events after that id.
     server → {"type": "event", "id": 12, "job_id": "…", "event": "progress", "data": {…}, "created_at": "…"}
              {"type": "subscribed", "jobs": […]}   {"type": "unsubscribed", "jobs": […]}
              {"type": "heartbeat"}                  (every heartbeat_seconds, and in answer to a ping)
-             {"type": "error", "code": "…", "message": "…"}   (bad messages; the socket stays open)
+             {"type": "error", "code": "…", "message": "…"}   (bad messages; the socket stays open;
+                                                                unknown_op also lists "accepted_ops")
 """
 
 from __future__ import annotations
@@ -148,9 +152,33 @@ WsCaller = NativeWsCaller
 
 
 class _BadMessage(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
+    def __init__(self, code: str, message: str, *, accepted: tuple[str, ...] | None = None) -> None:
+        self.code, self.message, self.accepted = code, message, accepted
         super().__init__(message)
+
+    def frame(self) -> str:
+        body: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.accepted is not None:
+            body["accepted_ops"] = list(self.accepted)
+        return json.dumps(body)
+
+
+#: the ops ``/v1/ws`` accepts, named in every ``unknown_op`` error
+WS_OPS = ("subscribe", "unsubscribe", "ping")
+
+
+def ws_op(msg: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The op of a client message and its arguments, in any of the spellings both WebSocket protocols accept:
+    ``{"op": "subscribe", "jobs": […]}``, ``{"type": "subscribe", "jobs": […]}`` or cineMind's
+    ``{"subscribe": […]}`` (``taskIds`` is read as ``jobs`` too)."""
+    op = msg.get("op", msg.get("type"))
+    if op is None:
+        for name in ("subscribe", "unsubscribe"):
+            if name in msg:
+                return name, {**msg, "jobs": msg[name]}
+    if "jobs" not in msg and "taskIds" in msg:
+        msg = {**msg, "jobs": msg["taskIds"]}
+    return (op if isinstance(op, str) else None), msg
 
 
 def _job_list(msg: dict[str, Any]) -> list[str]:
@@ -176,7 +204,7 @@ class NativeWs:
                 raise _BadMessage("invalid_message", "send JSON text frames")
             return await self._handle(raw)
         except _BadMessage as bad:
-            return [json.dumps({"type": "error", "code": bad.code, "message": bad.message})]
+            return [bad.frame()]
 
     async def on_event(self, event: dict[str, Any]) -> str | None:
         return ws_frame(event)
@@ -198,7 +226,7 @@ class NativeWs:
             raise _BadMessage("invalid_json", "messages must be JSON objects") from None
         if not isinstance(msg, dict):
             raise _BadMessage("invalid_message", "messages must be JSON objects")
-        op = msg.get("op")
+        op, msg = ws_op(msg)
         if op == "ping":
             return ['{"type":"heartbeat"}']
         if op == "subscribe":
@@ -216,7 +244,9 @@ class NativeWs:
                 (readable if row is not None and may_read(caller, row["owner_id"], "jobs") else missing).append(job_id)
             out = []
             if readable:
-                sub.add_jobs(readable, after=after)
+                # no 'after': replay each job from its first event, so a subscription made right after the POST
+                # still sees queued and started (the log keeps them); 'after' skips what the client has
+                sub.add_jobs(readable, after=0 if after is None else after)
                 out.append(json.dumps({"type": "subscribed", "jobs": readable}))
             if missing:
                 out.append(json.dumps({"type": "error", "code": "job_not_found", "message": "job not found",
@@ -226,7 +256,8 @@ class NativeWs:
             jobs = _job_list(msg)
             sub.remove_jobs(jobs)
             return [json.dumps({"type": "unsubscribed", "jobs": jobs})]
-        raise _BadMessage("unknown_op", "op must be one of subscribe, unsubscribe, ping")
+        raise _BadMessage("unknown_op", f"unknown op {op!r}: send one of {', '.join(WS_OPS)} as 'op' (or 'type')",
+                          accepted=WS_OPS)
 
 
 #: recent WS frames by (event id, job id): one event fans out to many sockets, encode it once

@@ -186,8 +186,10 @@ async def test_websocket_subscribe_resume_unsubscribe(runtime: Runtime, live_ser
         replayed = [await ws_recv(ws), await ws_recv(ws)]
         assert [(m["job_id"], m["event"]) for m in replayed] == [(a, "queued"), (a, "started")]
         assert set(replayed[0]) == {"type", "id", "job_id", "event", "data", "created_at"}
-        await ws.send(json.dumps({"op": "subscribe", "jobs": [b]}))  # live only
+        await ws.send(json.dumps({"type": "subscribe", "jobs": [b]}))  # no 'after': from b's first event
         assert await ws_recv(ws) == {"type": "subscribed", "jobs": [b]}
+        assert [(m["job_id"], m["event"]) for m in [await ws_recv(ws), await ws_recv(ws)]] == [
+            (b, "queued"), (b, "started")]
         await progress(runtime, b, 10)
         await progress(runtime, a, 20)
         live = [await ws_recv(ws), await ws_recv(ws)]

@@ -4,7 +4,10 @@ Messages are ``{"type": "queued|running|completed|failed|heartbeat", "taskId", "
 translated from the queue's job events (only ``cinemind.generate`` jobs the caller may read). A client sends
 ``{"subscribe": [taskIds]}`` to narrow the stream (``{"unsubscribe": […]}`` widens it again; no subscription
 means every task), and reconnects with ``?after=<last eventId>`` to receive everything it missed. A heartbeat
-goes out after ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence.
+goes out after ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence. The native spelling is accepted too:
+``{"op"|"type": "subscribe"|"unsubscribe", "jobs"|"taskIds": […]}`` and ``{"op"|"type": "ping"}``; an unknown op
+answers ``unknown_op`` with ``acceptedOps``. Subscribing sends each task's current state at once (a message with
+``"snapshot": true`` and ``eventId`` null), then every later event.
 
 Events come from the process's event hub (:mod:`genloom.events.hub`), which delivers them in id order with no gap
 and replays from the log for ``after``; this module only filters and translates. Which jobs are cineMind tasks
@@ -26,6 +29,7 @@ from genloom.cinemind.service import STATUS_WORDS, task_result
 from genloom.core.db import utc_now
 from genloom.core.principal import Principal
 from genloom.events import wsloop
+from genloom.events.streams import WS_OPS, ws_op
 from genloom.events.subscription import Subscription
 from genloom.jobs.models import Job
 from genloom.runtime import Runtime
@@ -103,8 +107,16 @@ class Control:
             return _message("error", {"message": "messages must be JSON", "code": "invalid_message"})
         if not isinstance(msg, dict):
             return _message("error", {"message": "messages must be JSON objects", "code": "invalid_message"})
-        if msg.get("type") == "ping":
+        op = msg.get("op", msg.get("type"))
+        if op == "ping":
             return _message("pong", {})
+        if op is not None and op not in ("subscribe", "unsubscribe"):
+            return _message("error", {"message": f"unknown op {op!r}: send one of {', '.join(WS_OPS)} as 'op' "
+                                                 "(or 'type'), or {\"subscribe\": [taskIds]}",
+                                      "code": "unknown_op", "acceptedOps": list(WS_OPS)})
+        if op is not None:  # the native spelling: {"op": "subscribe", "jobs": […]} (or "taskIds")
+            _, native = ws_op(msg)
+            msg = {op: native.get("jobs")}
         for key, add in (("subscribe", True), ("unsubscribe", False)):
             ids = msg.get(key)
             if ids is None:
