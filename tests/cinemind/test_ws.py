@@ -157,3 +157,22 @@ async def test_heartbeat_and_bad_messages(base_url: str) -> None:
             while reply["type"] == "heartbeat":
                 reply = json.loads(await ws.recv())
         assert reply["type"] == "error"
+
+
+async def test_the_native_spelling_works_and_unknown_ops_list_the_accepted(base_url: str, runtime: Runtime) -> None:
+    task_id = await _submit(base_url, {"主体": "湖", "分辨率": "128x128"})
+    async with connect(f"ws://{base_url}/ws/tasks") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "jobs": [task_id]}))
+        ack = await _next(ws)
+        assert ack["type"] == "subscribed" and ack["data"]["taskIds"] == [task_id]
+        snapshot = await _next(ws)  # its current state first, then every later event
+        assert (snapshot["taskId"], snapshot["type"], snapshot["data"]["snapshot"]) == (task_id, "queued", True)
+        await ws.send(json.dumps({"type": "dance"}))
+        error = await _next(ws, "queued")  # the live queued event may still be on its way
+        assert error["type"] == "error" and error["data"]["code"] == "unknown_op"
+        assert error["data"]["acceptedOps"] == ["subscribe", "unsubscribe", "ping"]
+        await ws.send(json.dumps({"op": "ping"}))
+        assert (await _next(ws, "queued"))["type"] == "pong"
+        await drain(runtime)
+        done = await _until_done(ws, {task_id})
+        assert done[-1]["type"] == "completed" and done[-1]["eventId"] is not None
