@@ -72,7 +72,8 @@ async def start_generation(session: AsyncSession, runtime: Runtime, principal: P
             return await get_generation(session, principal, existing)
     if text is not None and len(text) > MAX_TEXT_CHARS:
         raise InvalidInput(f"text may be at most {MAX_TEXT_CHARS} characters", field="text")
-    artwork: Artwork = await require_artwork(session, principal, artwork_id, field="artworkId")
+    # locked, so two requests for one artwork cannot both find no active job and both start one
+    artwork: Artwork = await require_artwork(session, principal, artwork_id, field="artworkId", lock=True)
     active = (await session.execute(
         select(Generation.job_id).join(jobs_t, jobs_t.c.id == Generation.job_id)
         .where(Generation.artwork_id == artwork.id, jobs_t.c.status.in_([s.value for s in ACTIVE]))

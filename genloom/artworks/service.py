@@ -182,8 +182,9 @@ async def latest_jobs(session: AsyncSession, artwork_ids: Sequence[str]) -> dict
     return out
 
 
-async def require_artwork(session: AsyncSession, principal: Principal, artwork_id: str, *, field: str) -> Artwork:
+async def require_artwork(session: AsyncSession, principal: Principal, artwork_id: str, *, field: str,
+                          lock: bool = False) -> Artwork:
     try:
-        return await owned_artwork(session, principal, artwork_id, field=field, include_reserved=False)
+        return await owned_artwork(session, principal, artwork_id, field=field, include_reserved=False, lock=lock)
     except ArtworkNotFound:
         raise ArtworkNotFound(field=field) from None

@@ -77,11 +77,10 @@ def check_type_and_size(policy: UploadPolicy, upload_type: UploadType, mime: str
 
 
 async def owned_artwork(session: AsyncSession, principal: Principal, artwork_id: str, *, field: str = "artworkId",
-                        include_reserved: bool = True) -> Artwork:
-    """The caller's artwork (another owner's and an unknown id look the same: 404)."""
-    row: Artwork | None = (await session.execute(
-        select(Artwork).where(Artwork.id == artwork_id, Artwork.owner_id == principal.owner_id)
-    )).scalar_one_or_none()
+                        include_reserved: bool = True, lock: bool = False) -> Artwork:
+    """The caller's artwork (another owner's and an unknown id look the same: 404); ``lock``: FOR UPDATE."""
+    stmt = select(Artwork).where(Artwork.id == artwork_id, Artwork.owner_id == principal.owner_id)
+    row: Artwork | None = (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
     if row is None or (row.status == "reserved" and not include_reserved):
         raise ArtworkNotFound(field=field)
     return row

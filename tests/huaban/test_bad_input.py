@@ -144,3 +144,14 @@ async def test_concurrent_commits_of_one_key(client: httpx.AsyncClient, runtime:
     assert sorted(a.status_code for a in answers) == [200, 200, 201]
     assert len({a.json()["id"] for a in answers}) == 1
     assert await _assets(runtime) == 2
+
+
+async def test_one_generation_at_a_time(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    app = Huaban(client, CLIENT_A)
+    art = await app.artwork(with_audio=False)
+    answers = await asyncio.gather(*(app.call("POST", "/generation/jobs", json={"artworkId": art["id"]})
+                                     for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [202, 409, 409]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"generation_in_progress"}
