@@ -90,11 +90,11 @@ def _problem(code: str, status: int, message: str, field: str | None = None) -> 
     return {"description": message, "content": {"application/problem+json": {"example": example}}}
 
 
-SESSION_404: dict[int | str, dict[str, Any]] = {404: _problem("session_not_found", 404, "No such assistant session.", "sessionId")}
-MESSAGE_404: dict[int | str, dict[str, Any]] = {404: _problem("message_not_found", 404, "No such message in this session.", "messageId")}
 AUTH_401: dict[int | str, dict[str, Any]] = {401: _problem("not_authenticated", 401, "Sign in: send a Bearer access token.")}
+SESSION_404: dict[int | str, dict[str, Any]] = {**AUTH_401, 404: _problem("session_not_found", 404, "No such assistant session.", "sessionId")}
+MESSAGE_404: dict[int | str, dict[str, Any]] = {**AUTH_401, 404: _problem("message_not_found", 404, "No such message in this session.", "messageId")}
 LIMITED_429: dict[int | str, dict[str, Any]] = {429: _problem("rate_limited", 429, "assistant requests per minute used up; retry in 12 s")}
-INVALID_400: dict[int | str, dict[str, Any]] = {400: _problem("validation_error", 400, "content: String should have at least 1 character", "content")}
+INVALID_400: dict[int | str, dict[str, Any]] = {**AUTH_401, 400: _problem("validation_error", 400, "content: String should have at least 1 character", "content")}
 UNAVAILABLE_503: dict[int | str, dict[str, Any]] = {503: _problem("provider_unavailable", 503, "the text provider is unavailable: openai: HTTP 503")}
 
 
@@ -235,7 +235,8 @@ async def get_message(session_id: str, message_id: str, session: ReadSessionDep,
             description="Replays the reply after the character offset in `Last-Event-ID` (or `?after=`) and "
                         "continues live while it is still being written, from any API process.",
             responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE.split("\n\n", 2)[2]}}},
-                       **MESSAGE_404})
+                       **MESSAGE_404, 400: _problem("invalid_input", 400, "Last-Event-ID must be a reply offset sent "
+                                                                         "as an SSE id", "Last-Event-ID")})
 async def stream_message(session_id: str, message_id: str, runtime: RuntimeDep, caller: GenflowCaller,
                          last_event_id: Annotated[str | None, Header()] = None,
                          after: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:

@@ -177,6 +177,11 @@ PRESENCE_EXAMPLE = {"articleId": "0193a0c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
             description="Editors connected to this API process and the awareness states (name, colour, cursor) "
                         "of everyone in the document, including those relayed from other processes.",
             responses={200: {"content": {"application/json": {"example": PRESENCE_EXAMPLE}}},
+                       401: {"description": "Sign in: send a Bearer access token.",
+                             "content": {"application/problem+json": {"example": {
+                                 "type": "https://genloom.dev/errors/not_authenticated", "status": 401,
+                                 "code": "not_authenticated", "message": "sign in", "title": "sign in",
+                                 "detail": "sign in", "instance": "/articles/…/presence"}}}},
                        404: {"description": "No such article, or you may not read it.",
                              "content": {"application/problem+json": {"example": {
                                  "type": "https://genloom.dev/errors/article_not_found", "status": 404,
