@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 worker = Worker(rt, concurrency=embedded_workers, name="embedded")
                 background.append(asyncio.create_task(worker.run(stop), name="genloom-worker"))
             background.append(asyncio.create_task(run_janitor_forever(rt, stop), name="genloom-janitor"))
+            background.append(asyncio.create_task(rt.probes.run(stop), name="genloom-provider-probes"))
             # Everything built so far lives for the whole process: move it out of the collector's sight so that
             # full collections stay short when many connections are open (bench/ws.py).
             if own_runtime:  # the process's app (genloom serve), not an app sharing a caller's runtime

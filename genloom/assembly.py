@@ -22,9 +22,9 @@ from genloom.core.metrics import MetricsState
 from genloom.core.migrate import ensure_schema
 from genloom.core.settings import Settings
 from genloom.events.hub import Hub
+from genloom.events.readmodel import ReadModel
 from genloom.growth import analysis as growth_analysis
 from genloom.growth import models as growth_models
-from genloom.events.readmodel import ReadModel
 from genloom.identity import models as identity_models
 from genloom.jobs import models as jobs_models
 from genloom.jobs.registry import KindRegistry
@@ -33,6 +33,7 @@ from genloom.media import models as media_models
 from genloom.nodes import models as nodes_models
 from genloom.pipelines import audio_transcribe, builtin, image_analyze, image_generate, video_generate
 from genloom.providers.factory import build_providers
+from genloom.providers.probes import Prober, probe_targets
 from genloom.providers.resilience import GuardRegistry
 from genloom.ratelimits import models as ratelimits_models
 from genloom.ratings import models as ratings_models
@@ -72,6 +73,10 @@ def build_runtime(settings: Settings) -> Runtime:
     kinds = KindRegistry()
     register_kinds(kinds)
     guards = GuardRegistry(settings)
+    providers = build_providers(settings, guards)
+    targets = probe_targets(settings) if settings.provider_probes else []
+    probes = Prober(settings, targets, {t.provider: guards.get(t.provider) for t in targets},
+                    interval=settings.provider_probe_interval_seconds, timeout=settings.provider_probe_timeout_seconds)
     blobs = create_blob_store(settings)
     signer = blobs.signer if isinstance(blobs, LocalBlobStore) else UrlSigner(
         settings.secret_key, base_url=settings.public_base_url)
@@ -80,13 +85,14 @@ def build_runtime(settings: Settings) -> Runtime:
         db=db,
         signals=signals,
         blobs=blobs,
-        providers=build_providers(settings, guards),
+        providers=providers,
         guards=guards,
         kinds=kinds,
         signer=signer,
         hub=Hub(settings, db, signals),
         reads=ReadModel(db, signals, settings.read_cache_size),
         metrics=MetricsState(),
+        probes=probes,
     )
 
 

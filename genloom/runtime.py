@@ -18,6 +18,7 @@ from genloom.jobs.registry import KindRegistry
 from genloom.jobs.signals import Signals
 from genloom.nodes.keywords import KeywordIndex
 from genloom.providers.base import Providers
+from genloom.providers.probes import Prober
 from genloom.providers.resilience import GuardRegistry
 from genloom.storage.base import BlobStore
 from genloom.storage.signing import UrlSigner
@@ -41,6 +42,8 @@ class Runtime:
     #: job rows for status polling, kept fresh by ``hub`` while it runs
     reads: ReadModel
     metrics: MetricsState
+    #: start-up and periodic health probes of the remote providers in use (``run`` is started by the processes)
+    probes: Prober
     #: per-process document frequencies for cineMind's keyword extraction
     keywords: KeywordIndex = field(default_factory=KeywordIndex)
     #: client id -> when its last_seen_at was last written (writes are throttled per process)
@@ -50,5 +53,6 @@ class Runtime:
         await self.hub.close()
         await self.signals.close()
         await self.providers.aclose()
+        await self.probes.aclose()
         await self.blobs.aclose()
         await self.db.dispose()

@@ -37,6 +37,8 @@ def make_settings(**overrides: Any) -> Settings:
     overrides.setdefault("env", "test")
     overrides.setdefault("workers", 0)
     overrides.setdefault("log_level", "WARNING")
+    # health probes would spend fault plans and show up in the fakes' request logs; tests that need them opt in
+    overrides.setdefault("provider_probes", False)
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 

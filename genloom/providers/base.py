@@ -63,6 +63,10 @@ class ProviderUnavailable(ProviderError):
 
     default_code = "provider_unavailable"
 
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        kw.setdefault("outage", True)  # refused without a call: the provider as a whole is down
+        super().__init__(message, **kw)
+
 
 @dataclass(slots=True)
 class ChatMessage:

@@ -48,6 +48,14 @@ _POLICY_PATTERN = re.compile(
 #: maximum Retry-After we honour inside one call; longer waits go back to the queue
 MAX_INLINE_RETRY_AFTER = 60.0
 
+#: answers that speak for the provider as a whole (a gateway that cannot reach it, "service unavailable"), not
+#: for one request: like a refused connection, they mark an outage (jobs wait instead of using up attempts)
+OUTAGE_STATUSES = frozenset({502, 503, 504})
+
+#: while the half-open trial call is out, other callers are told to come back this soon (seconds), not after a
+#: whole cool-down: the trial usually settles it within one call's time
+HALF_OPEN_RECHECK_SECONDS = 2.0
+
 
 class BreakerState(StrEnum):
     closed = "closed"  #: calls flow
@@ -171,7 +179,7 @@ class CircuitBreaker:
         if self.state == BreakerState.half_open and not self.probe_in_flight:
             self.probe_in_flight = True
             return True
-        wait = self.remaining() or self.cooldown
+        wait = self.remaining() if self.state == BreakerState.open else min(self.cooldown, HALF_OPEN_RECHECK_SECONDS)
         raise ProviderUnavailable(
             f"{self.provider}: temporarily unavailable after {self.consecutive_failures} consecutive failures; "
             f"retry in {wait:.0f}s",
@@ -197,6 +205,24 @@ class CircuitBreaker:
     def release_probe(self) -> None:
         """The probe ended without a verdict (canceled): let the next caller probe."""
         self.probe_in_flight = False
+
+    def trip(self, reason: str) -> None:
+        """Open now (a health probe found the host refusing connections); a breaker already open keeps its
+        cool-down."""
+        self.last_error = reason
+        if self.state == BreakerState.open:
+            return
+        self.opened_count += 1
+        self.state = BreakerState.open
+        self.opened_at = self.clock()
+        self.probe_in_flight = False
+
+    def end_cooldown(self) -> None:
+        """The provider answered a health probe: if open, let the next call through as the trial call now."""
+        if self.state == BreakerState.open:
+            self.state = BreakerState.half_open
+            self.opened_at = None
+            self.probe_in_flight = False
 
     def status(self) -> dict[str, Any]:
         return {
@@ -333,9 +359,23 @@ class ProviderGuard:
             if may_retry and error.retry_after is not None and error.retry_after > MAX_INLINE_RETRY_AFTER:
                 may_retry = False  # a long wait belongs to the queue, not to a held worker slot
             if not may_retry or self.breaker.state == BreakerState.open:
-                raise error
+                raise self._as_outage(error, reached=sent)
             await asyncio.sleep(backoff_delay(number, base=self.backoff_base, cap=self.backoff_cap,
                                               retry_after=error.retry_after))
+
+    def _as_outage(self, error: ProviderError, *, reached: bool) -> ProviderError:
+        """Mark a retryable failure as an outage when it speaks for the provider as a whole: the connection was
+        refused or timed out before the request was sent, the answer was 502/503/504, or the breaker is open
+        now. Its ``retry_after`` is then never inside the breaker's cool-down (the queue parks the job until the
+        next trial call)."""
+        if not error.retryable:
+            return error
+        is_open = self.breaker.state == BreakerState.open
+        if not reached or error.http_status in OUTAGE_STATUSES or is_open:
+            error.outage = True
+        if is_open:
+            error.retry_after = max(error.retry_after or 0.0, self.breaker.remaining())
+        return error
 
     def _log(self, operation: str, attempt: Attempt, started: float, outcome: str,
              error: ProviderError | None) -> None:

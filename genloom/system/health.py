@@ -15,6 +15,10 @@ needs (``"schema": "behind"``, with the line that says what to run in ``"detail"
 "ok", because every request that touches a missing table would fail. ``/healthz``'s checked form reports it as
 ``checks.schema``.
 
+When remote providers are in use, ``"providers": {"comfyui": {"reachable": false, "checked_at": …, "status": null,
+"error": "connect_failed", "latency_ms": …}}`` gives their last health probe (``genloom/providers/probes.py``): an
+unreachable provider is news, not a reason to take the process out of rotation, so it never changes the status.
+
 Surfaces add their own fields to the same body (cineMind adds ``code``, ``message``, ``data``) through their
 ``Surface.health_fields``; the app assembly lists them on ``app.state.health_fields``. They run in the app's
 surface order and get the checks already made, so they never probe a dependency twice.
@@ -117,7 +121,13 @@ async def health_report(runtime: Runtime) -> HealthReport:
     "/health",
     summary="Dependency health",
     responses={
-        200: {"content": {"application/json": {"example": {"status": "ok", "redis": "healthy", "database": "healthy"}}}},
+        200: {"content": {"application/json": {"examples": {
+            "local": {"summary": "Offline providers only", "value": {"status": "ok", "redis": "healthy",
+                                                                      "database": "healthy"}},
+            "remote": {"summary": "A remote provider in use, found down by its last probe", "value": {
+                "status": "ok", "redis": "disabled", "database": "healthy",
+                "providers": {"comfyui": {"reachable": False, "checked_at": 1795000000.25, "status": None,
+                                          "error": "connect_failed", "latency_ms": 1.4}}}}}}}},
         503: {
             "description": "The database is unreachable, or its schema is not the one this genloom needs",
             "content": {"application/json": {"examples": {
@@ -144,6 +154,8 @@ async def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
     }
     if not report.ok:
         body["detail"] = report.problem
+    if runtime.probes.status:
+        body["providers"] = {name: verdict.to_dict() for name, verdict in runtime.probes.status.items()}
     for contribute in request.app.state.health_fields:
         await contribute(runtime, report, body)
     return JSONResponse(body, status_code=200 if report.ok else 503)

@@ -36,6 +36,8 @@ class Fault:
     path: str = ""
     method: str = ""
     times: int = 1
+    #: time.monotonic() deadline: the fault applies to every matching request until then (``times`` unused)
+    until: float | None = None
 
 
 @dataclass
@@ -69,6 +71,13 @@ class FakeState:
         """The provider's error code for a bare status (fakes override it)."""
         return {429: "rate_limit_exceeded", 503: "service_unavailable"}.get(status, "server_error")
 
+    def fail_for(self, seconds: float, status: int = 503, *, code: str | None = None, message: str | None = None,
+                 path: str = "", method: str = "") -> None:
+        """Every matching request answers ``status`` for the next ``seconds`` (an outage, then recovery)."""
+        self.faults.append(Fault("status", status=status, code=code or self.default_code(status),
+                                 message=message or f"fake outage {status}", path=path, method=method,
+                                 until=time.monotonic() + seconds))
+
     def slow(self, seconds: float, *, times: int = 1, path: str = "", method: str = "") -> None:
         """The next ``times`` matching requests wait ``seconds`` before the route answers."""
         self.faults.append(Fault("slow", seconds=seconds, path=path, method=method, times=times))
@@ -78,8 +87,13 @@ class FakeState:
         self.faults.append(Fault("malformed", path=path, method=method, times=times))
 
     def take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
+        for fault in list(self.faults):
+            if fault.until is not None and time.monotonic() >= fault.until:
+                self.faults.remove(fault)  # the outage is over
+                continue
             if fault.path in path and (not fault.method or fault.method == method):
+                if fault.until is not None:
+                    return fault
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)

@@ -385,7 +385,7 @@ class TestBreaker:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, comfy: tuple[ComfyFake, FakeServer]) -> Settings:
     return fast_settings(**queue_overrides(database_url, tmp_path), image_provider="comfyui", image_model="sd15",
-                         comfyui_url=comfy[1].url)
+                         comfyui_url=comfy[1].url, provider_probes=True)
 
 
 class TestThroughTheQueue:
@@ -460,10 +460,16 @@ class TestThroughTheQueue:
         assert len(state.seen("POST", "/interrupt")) == 1
         assert await runtime.blobs.list("") == []
 
-    async def test_providers_route_names_the_workflow(self, client: httpx.AsyncClient) -> None:
+    async def test_providers_route_names_the_workflow(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        async def probed() -> bool:
+            return runtime.probes.reachable("comfyui") is not None
+
+        await wait_for(probed)  # the start-up probe: GET /system_stats
         body = (await client.get("/v1/providers")).json()
-        assert body["capabilities"]["image"] == {"provider": "comfyui", "model": "sd15", "circuit": "closed"}
+        assert body["capabilities"]["image"] == {"provider": "comfyui", "model": "sd15", "circuit": "closed",
+                                                 "reachable": True}
         assert body["health"]["comfyui"]["breaker"]["state"] == "closed"
+        assert body["health"]["comfyui"]["probe"]["status"] == 200
 
 
 async def test_debug_logs_carry_no_prompt(comfy: tuple[ComfyFake, FakeServer], caplog: pytest.LogCaptureFixture) -> None:

@@ -67,7 +67,9 @@ async def test_rate_limited_then_succeeds_within_one_attempt(open_runtime: Calla
 async def test_persistent_5xx_goes_back_to_the_queue_then_succeeds(open_runtime: Callable[..., Any],
                                                                     dashscope: Fake) -> None:
     async with open_runtime(**ds_settings(dashscope, provider_max_retries=1)) as rt:
-        dashscope.state.fail(503, times=2, path="/generation")  # both in-call attempts of the first job attempt
+        # both in-call attempts of the first job attempt; a 500 may be this request's doing, so it uses an attempt
+        # (a 503 is an outage instead: the job waits without using one, see test_outages.py)
+        dashscope.state.fail(500, times=2, path="/generation")
         job_id = await create(rt, prompt="p", width=512, height=512)
         await drain(rt)
         job = await get(rt, job_id)

@@ -24,7 +24,7 @@ async def test_providers_route_shows_breaker_state(open_runtime: Callable[..., A
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
                 body = (await client.get("/v1/providers")).json()
                 assert body["capabilities"]["text"] == {"provider": "dashscope", "model": "qwen-plus",
-                                                        "circuit": "closed"}
+                                                        "circuit": "closed", "reachable": None}  # probes off
                 assert body["capabilities"]["image"]["model"] == "z-image-turbo"
                 assert body["health"]["dashscope"]["breaker"]["state"] == "closed"
 

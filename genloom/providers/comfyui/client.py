@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from genloom.core.settings import Settings
 from genloom.providers.base import (
     GeneratedMedia,
     ImageRequest,
@@ -92,7 +93,7 @@ class ComfyUIImage:
 
     name = PROVIDER
 
-    def __init__(self, settings: Any, *, guard: ProviderGuard, workflows: dict[str, Workflow],
+    def __init__(self, settings: Settings, *, guard: ProviderGuard, workflows: dict[str, Workflow],
                  default_workflow: str = DEFAULT_WORKFLOW, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.guard = guard
@@ -181,6 +182,7 @@ class ComfyUIImage:
             if events is None:
                 if await self._history(watch, wait=False):
                     return
+                await self._raise_if_forgotten(watch)
                 await asyncio.sleep(HISTORY_POLL_SECONDS)
                 continue
             message = await events.next(min(QUIET_SECONDS, max(0.1, deadline - time.monotonic())))
@@ -217,6 +219,22 @@ class ComfyUIImage:
             raise ProviderError(f"{PROVIDER}: the prompt finished but has no history entry", provider=PROVIDER,
                                 code="provider_bad_response", retryable=True)
         return None
+
+    async def _raise_if_forgotten(self, watch: PromptWatch) -> None:
+        """Raise when the server knows our prompt no more: neither queued, running nor in its history. ComfyUI
+        keeps both in memory, so a restart forgets them; waiting on would last until the task timeout.
+
+        The queue is read before the history: a prompt leaves the queue only after its history entry is written,
+        so "not queued, then not in history" cannot be a prompt that just finished."""
+        queue = await call(self.guard, self.http, "image.queue", "GET", f"{self.base}/queue")
+        items = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])] if isinstance(queue, dict) else []
+        if any(isinstance(item, list) and len(item) > 1 and item[1] == watch.prompt_id for item in items):
+            return
+        if await self._history(watch, wait=False):
+            return
+        # a restart is the provider's outage, not the job's fault: the queue resubmits without counting an attempt
+        raise ProviderError(f"{PROVIDER}: the server no longer knows the prompt (it restarted?)", provider=PROVIDER,
+                            code="provider_lost_task", retryable=True, outage=True)
 
     def _raise_for(self, entry: dict[str, Any], watch: PromptWatch) -> None:
         status: dict[str, Any] = entry["status"] if isinstance(entry.get("status"), dict) else {}
