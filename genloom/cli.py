@@ -134,17 +134,17 @@ def worker(ctx: click.Context, concurrency: int, kinds: str | None) -> None:
         runtime = build_runtime(settings)
         await start_runtime(runtime)
         w = Worker(runtime, concurrency=concurrency, name="worker", kinds=kinds.split(",") if kinds else None)
-        probes = asyncio.create_task(runtime.probes.run(stop))  # breakers learn of a provider outage early
         janitor = asyncio.create_task(run_janitor_forever(runtime, stop))
+        probes = asyncio.create_task(runtime.probes.run(stop))  # breakers learn of a provider outage early
         try:
             await w.run(stop)
         finally:
             await w.shutdown(settings.shutdown_grace_seconds)
             stop.set()
             with contextlib.suppress(Exception):
+                await janitor
             with contextlib.suppress(Exception):
                 await probes
-                await janitor
             await runtime.close()
 
     _run(go)
