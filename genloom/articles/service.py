@@ -138,7 +138,12 @@ async def get_visible(session: AsyncSession, principal: Principal, article_id: s
     """The live article if ``principal`` may read it; ArticleNotFound otherwise (unknown, deleted, or another
     user's draft: the answer never says which)."""
     article = await _load(session, article_id, for_update=for_update)
-    if article is None or article.deleted_at is not None or not (await access(session, principal, article)).read:
+    if article is None or article.deleted_at is not None:
+        raise ArticleNotFound(f"article {article_id} not found", field="id")
+    # the common cases need no collaborator lookup: published, or the caller's own (or an admin's)
+    if article.status == PUBLISHED or access_for(principal, article, collaborator=False).read:
+        return article
+    if not (await access(session, principal, article)).read:
         raise ArticleNotFound(f"article {article_id} not found", field="id")
     return article
 
