@@ -9,6 +9,8 @@ Adding a feature's tables: import its models module in :func:`import_models` (Al
 
 from __future__ import annotations
 
+import logging
+
 from genloom.articles import models as articles_models
 from genloom.artworks import generation_flow as artworks_generation
 from genloom.artworks import models as artworks_models
@@ -20,6 +22,7 @@ from genloom.collab import models as collab_models
 from genloom.core.db import Database
 from genloom.core.metrics import MetricsState
 from genloom.core.migrate import ensure_schema
+from genloom.core.outage import is_database_unavailable
 from genloom.core.settings import Settings
 from genloom.events.hub import Hub
 from genloom.events.readmodel import ReadModel
@@ -42,6 +45,8 @@ from genloom.search import models as search_models
 from genloom.storage.factory import create_blob_store
 from genloom.storage.local import LocalBlobStore
 from genloom.storage.signing import UrlSigner
+
+log = logging.getLogger("genloom.assembly")
 
 #: every module that defines tables (imported for their side effect on ``Base.metadata``)
 MODEL_MODULES = (jobs_models, media_models, identity_models, ratings_models, nodes_models, cinemind_models,
@@ -105,7 +110,15 @@ async def start_runtime(runtime: Runtime, *, migrate: bool | None = None) -> Non
     ``migrate=True`` always upgrades; ``migrate=False`` trusts the caller (tests, commands that just migrated).
     """
     if migrate is not False:
-        await ensure_schema(runtime.db.engine, auto_migrate=runtime.settings.db_auto_migrate or bool(migrate))
+        try:
+            await ensure_schema(runtime.db.engine, auto_migrate=runtime.settings.db_auto_migrate or bool(migrate))
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            # Start anyway, as with any outage: requests answer 503 and /health reports the schema as
+            # "unknown" (then "behind" if it is) until the database answers; a restart then migrates it.
+            log.warning("startup.schema_unchecked database unreachable (%s): the schema was not checked",
+                        type(exc).__name__)
     await runtime.signals.start()
 
 

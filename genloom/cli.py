@@ -54,9 +54,15 @@ async def _ensure_schema(settings: Settings) -> None:
     from genloom.core.db import Database
     from genloom.core.migrate import ensure_schema
 
+    from genloom.core.outage import is_database_unavailable
+
     db = Database(settings)
     try:
         await ensure_schema(db.engine, auto_migrate=settings.db_auto_migrate)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        # the start-up goes on and says so (genloom.assembly.start_runtime): an outage is not a refusal
     finally:
         await db.dispose()
 

@@ -21,6 +21,7 @@ from typing import Any
 from genloom.core.errors import InvalidInput
 from genloom.providers.local.text import compose
 
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 #: banned style terms: imitation of living artists' or studios' trademark styles, and unsafe content words
 DEFAULT_BANNED: tuple[str, ...] = (
     "宫崎骏", "新海诚", "迪士尼", "皮克斯", "吉卜力", "ghibli", "disney", "pixar",
@@ -54,8 +55,12 @@ KEY_NAMES: dict[str, str] = {
     "道具": "Props", "光线": "Lighting", "光影": "Lighting", "色调": "Color palette", "颜色": "Colors",
     "氛围": "Mood", "情绪": "Mood", "时间": "Time", "地点": "Location", "天气": "Weather", "镜头": "Camera",
     "景别": "Shot size", "构图": "Composition", "视角": "Viewpoint", "细节": "Details", "描述": "Description",
-    "故事": "Story", "画面": "Picture",
+    "故事": "Story",
 }
+
+#: field names that only say "here is the text": the English prompt gives their value without a label
+#: ("内容: a cat" would only be noise to an English-reading image model)
+UNLABELLED_KEYS = frozenset({"内容", "描述", "画面", "提示词", "提示", "正文", "文本", "说明", "要求", "备注", "prompt"})
 
 
 #: English for the canonical style terms the glossary lacks or words differently
@@ -105,6 +110,17 @@ class BuiltPrompt:
     negative_prompt: str
 
 
+def _english_field(key: str, value: str) -> str:
+    """``Subject: a cat`` for a field name the glossary knows; just ``a cat`` for one that means nothing in
+    English (``内容``) or that it cannot translate (a label left in Chinese helps no English reader)."""
+    if key in UNLABELLED_KEYS or key.lower() in UNLABELLED_KEYS:
+        return value
+    label = KEY_NAMES.get(key) or compose(key)
+    if not label or _CJK_CHAR.search(label):
+        return value
+    return f"{label}: {value}"
+
+
 def _split_terms(value: str) -> list[str]:
     return [t.strip() for t in re.split(r"[,，、;；/|\n]+", value) if t.strip()]
 
@@ -152,7 +168,7 @@ def build_prompt(
         if not clean:
             continue
         parts.append(f"{key}：{clean}")
-        en_parts.append(f"{KEY_NAMES.get(key, compose(key))}: {compose(clean)}")
+        en_parts.append(_english_field(key, compose(clean)))
     text_all = " ".join([clean_lead, *fields.values()])
     for known in (*KNOWN_STYLES, *rules.aliases):
         if known in text_all.lower() or known in text_all:

@@ -111,7 +111,8 @@ def validation_to_error(exc: RequestValidationError) -> InvalidInput:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":  # the body as a whole, not a field: pydantic's loc is (body, offset)
-        reason = str((first.get("ctx") or {}).get("error") or "").strip()
+        ctx = first.get("ctx")
+        reason = str(ctx.get("error") or "").strip() if isinstance(ctx, dict) else ""
         message = "the request body is not valid JSON" + (f" ({reason})" if reason else "")
         return InvalidInput(message, field=None, code="invalid_json")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]

@@ -49,6 +49,16 @@ _tokenizer_lock = threading.Lock()
 _stop: set[str] | None = None
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary and the stop words now (about a second of CPU), once per process, so that no
+    request pays for it: the cineMind surface calls this in a thread as the server starts."""
+    tokenize("")
+
+
+def is_warm() -> bool:
+    return _stop is not None
+
+
 def tokenize(text: str) -> list[str]:
     """Meaningful terms of ``text`` (jieba exact mode): no stop words, punctuation, numbers or single letters."""
     import jieba

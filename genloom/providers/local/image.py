@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import io
 import random
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,20 +78,50 @@ def _soften(canvas: _Canvas) -> None:
     canvas.image.paste(canvas.image.filter(ImageFilter.GaussianBlur(radius=max(1, min(canvas.image.size) // 256))))
 
 
+CAPTION_LINES = 3  # at most; a longer prompt ends its last line with "…"
+
+
+def caption_lines(prompt: str, fits: Callable[[str], bool], max_lines: int = CAPTION_LINES) -> list[str]:
+    """The prompt broken into lines that each ``fits`` the picture's width: at spaces, or between any two
+    characters of text without spaces (Chinese); a word wider than a line is broken too."""
+    tokens = re.findall(r"\S+\s*", " ".join(prompt.split())) if " " in prompt.strip() else list(prompt.strip())
+    lines: list[str] = []
+    line = ""
+    for token in tokens:
+        pieces = [token] if fits(token.rstrip()) else list(token)
+        for piece in pieces:
+            if not line or fits((line + piece).rstrip()):
+                line += piece
+            else:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+    if line.strip():
+        lines.append(line.rstrip())
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and not fits(last + "…"):
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last.rstrip() + "…"]
+    return lines
+
+
 def _caption(canvas: _Canvas) -> None:
-    """The prompt's first words, so a picture can be told apart from another at a glance."""
+    """The prompt, wrapped to the picture's width, so a picture can be told apart from another at a glance."""
     width, height = canvas.image.size
-    words = canvas.prompt.split()
-    text = " ".join(words[:5]) if len(words) > 1 else canvas.prompt[:24]
-    if not text.strip():
+    if not canvas.prompt.strip():
         return
     size = max(10, min(width, height) // 18)
     font = ImageFont.load_default(size=size)
     draw = ImageDraw.Draw(canvas.image)
-    box = draw.textbbox((0, 0), text, font=font)
-    x, y = max(4, (width - (box[2] - box[0])) // 2), height - (box[3] - box[1]) - size
-    draw.text((x + 2, y + 2), text, font=font, fill=(0, 0, 0))
-    draw.text((x, y), text, font=font, fill=(255, 255, 255))
+    room = width - 8
+    lines = caption_lines(canvas.prompt, lambda text: draw.textlength(text, font=font) <= room)
+    step = int(size * 1.25)
+    y = height - size - step * len(lines)
+    for text in lines:
+        x = max(4, (width - int(draw.textlength(text, font=font))) // 2)
+        draw.text((x + 2, y + 2), text, font=font, fill=(0, 0, 0))
+        draw.text((x, y), text, font=font, fill=(255, 255, 255))
+        y += step
 
 
 def _encode(image: Image.Image) -> bytes:

@@ -4,14 +4,32 @@ envelope."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from genloom.nodes import keywords
+from genloom.runtime import Runtime
 from genloom.surface import ErrorShape, Surface
 from genloom.surfaces.cinemind import nodes, routes
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
+    # jieba's dictionary takes about a second to load: in a thread at start-up, not on the first /keywords call
+    warming = asyncio.create_task(asyncio.to_thread(keywords.warm_up), name="jieba-warm-up")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await warming
 
 surface = Surface(
     name="cinemind",
     routers=(nodes.router, routes.router),
     errors=ErrorShape(routes.in_cinemind, routes.render_error),
     health_fields=routes.health_fields,
+    lifespan=_lifespan,
     openapi_tags=(
         {"name": "Nodes", "description": "cineMind mind-map nodes: ETag / If-Match locking, soft delete, keywords."},
         {"name": "Tasks", "description": "cineMind generation tasks from Chinese-key briefs (202 + polling)."},
