@@ -60,15 +60,22 @@ def test_rule_parsing() -> None:
 
 
 async def test_database_counters_expire(runtime: Runtime) -> None:
-    limiter = DatabaseRateLimiter(runtime.db)
-    rule = Rule(limit=1, period_s=1)
-    assert (await limiter.hit("t", "s", rule)).allowed
-    assert not (await limiter.hit("t", "s", rule)).allowed
-    import asyncio
+    from sqlalchemy import func, select, update
 
-    await asyncio.sleep(2.1)
-    assert (await limiter.hit("t", "s", rule)).allowed  # a new window
-    assert await limiter.purge_expired() >= 1
+    from genloom.core.db import utc_now
+    from genloom.ratelimits.models import RateCounter
+
+    limiter = DatabaseRateLimiter(runtime.db)
+    rule = Rule(limit=1, period_s=3600)
+    assert (await limiter.hit("t", "s", rule)).allowed
+    refused = await limiter.hit("t", "s", rule)
+    assert not refused.allowed and refused.remaining == 0
+    assert await limiter.purge_expired() == 0  # the window is still open
+    async with runtime.db.write() as conn:
+        await conn.execute(update(RateCounter).values(expires_at=utc_now()))
+    assert await limiter.purge_expired() == 1
+    async with runtime.db.read_session() as session:
+        assert (await session.execute(select(func.count()).select_from(RateCounter))).scalar_one() == 0
 
 
 async def test_redis_counters(redis_url: str, tmp_path: Path) -> None:
