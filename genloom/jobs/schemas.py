@@ -90,7 +90,7 @@ class JobCreate(BaseModel):
     max_attempts: int | None = Field(default=None, ge=1, le=50)
     setting: dict[str, Any] | None = Field(
         default=None,
-        description="Task settings shared by every item (seed 002): ratio or size, count/batch_size, seed, model, "
+        description="Task settings shared by every item (Backend2): ratio or size, count/batch_size, seed, model, "
                     "… — see genloom.tasks.setting",
         examples=[{"ratio": "16:9", "batch_size": 2, "seed": 42}],
     )
