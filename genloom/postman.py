@@ -20,6 +20,10 @@ METHODS = ("get", "post", "put", "patch", "delete", "head")
 WS_NOTES: dict[str, tuple[str, str]] = {
     "/ws/tasks": ("after=0", 'cineMind task messages {"type","taskId","progress","data","eventId"}; send '
                              '{"subscribe": [taskIds]} to narrow; reconnect with ?after=<last eventId> to resume.'),
+    "/ws/{client_id}": ("token={{accessToken}}", 'GenFlow realtime channel: send {"type": "join", "room": '
+                                                 '"article:<id>"}, {"type": "publish", "room", "data"}, '
+                                                 '{"type": "resume", "room", "after": <seq>}, {"type": "ping"}; '
+                                                 'see docs/genflow.md.'),
 }
 
 

@@ -77,7 +77,9 @@ async def _article_response(session: AsyncSession, article: Article, *, status: 
 
 
 @router.post("", status_code=201, summary="Write an article (version 1)", response_model=ArticleOut,
-             responses={201: {"description": "Created; ETag and Location headers set"}, **UNAUTHENTICATED,
+             responses={201: {"description": "Created; ETag and Location headers set", "content": {
+                 "application/json": {"example": ArticleOut.model_config["json_schema_extra"]["example"]}}},  # type: ignore[index]
+                 **UNAUTHENTICATED,
                         **INVALID, **TOO_LARGE})
 async def create_article(body: ArticleCreate, session: SessionDep, caller: GenflowCaller) -> Response:
     article = await service.create_article(session, caller, title=body.title, content=body.content,
