@@ -6,7 +6,9 @@
   and a memory stream per request). It binds the request id that every log record carries, echoes it as
   ``X-Request-ID`` and writes one ``http.request …`` line per request.
 * :class:`RedactFilter` scrubs bearer tokens, ``sk-…`` keys and ``key=value`` secrets from every message, so
-  a careless ``log.info("%s", headers)`` cannot leak a credential.
+  a careless ``log.info("%s", headers)`` cannot leak a credential, and cuts the query values of every URL in it
+  to names (numbers kept): a query can carry user text. ``httpx``/``httpcore``, which log each request URL at
+  INFO, are kept at WARNING.
 
 Log lines are dotted event names followed by ``key=value`` pairs: ``jobs.claimed job_id=… kind=…``.
 """
@@ -86,15 +88,35 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+#: query values kept as they are in logs: numbers (ids, cursors, sizes, expiry times), never user text
+_PLAIN_VALUE = re.compile(r"^-?[0-9][0-9.]{0,30}$")
+#: an absolute URL with a query string, anywhere in a log message (httpx's "HTTP Request: GET http://…/view?…")
+_URL_WITH_QUERY = re.compile(r"(?i)\b((?:https?|wss?)://[^\s?#\"'<>]+)\?([^\s#\"'<>]*)")
+#: libraries that log every request URL at INFO: kept at WARNING whatever the root level (their URLs carry
+#: signatures and user text, such as file names a ComfyUI template derives from the prompt)
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
 def redact_query(query: str) -> str:
-    """A query string with the values of secret parameters replaced (``sig=…&w=3`` → ``sig=[REDACTED]&w=3``)."""
+    """A query string fit for a log: secret parameters ``[REDACTED]``, other values ``…`` unless they are plain
+    numbers (``sig=…&w=3&q=my+diary`` → ``sig=[REDACTED]&w=3&q=…``); parameter names are kept."""
     if not query:
         return query
     parts = []
     for part in query.split("&"):
-        name, sep, _value = part.partition("=")
-        parts.append(f"{name}=[REDACTED]" if sep and name.lower() in SECRET_PARAMS else part)
+        name, sep, value = part.partition("=")
+        if sep and name.lower() in SECRET_PARAMS:
+            parts.append(f"{name}=[REDACTED]")
+        elif sep and value and not _PLAIN_VALUE.match(value):
+            parts.append(f"{name}=…")
+        else:
+            parts.append(part)
     return "&".join(parts)
+
+
+def redact_url_queries(text: str) -> str:
+    """``text`` with the query of every absolute URL in it passed through :func:`redact_query`."""
+    return _URL_WITH_QUERY.sub(lambda m: f"{m.group(1)}?{redact_query(m.group(2))}", text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -114,7 +136,7 @@ class RedactFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
             message = str(record.msg)
-        cleaned = redact(message)
+        cleaned = redact_url_queries(redact(message))
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
@@ -207,6 +229,8 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(str(getattr(settings, "log_level", "INFO")).upper())
     # uvicorn's own access log would duplicate http.request lines (and print raw query strings).
     logging.getLogger("uvicorn.access").disabled = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def unconfigure_logging() -> None:
