@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from genloom.assembly import build_runtime, start_hub, start_runtime, stop_hub
 from genloom.core.http import ErrorRenderers, install_error_handlers
 from genloom.core.logging import RequestLogMiddleware, configure_logging
+from genloom.core.origins import OriginPolicy, WebSocketOriginGuard
 from genloom.core.settings import Settings, load_settings
 from genloom.jobs.janitor import run_janitor_forever
 from genloom.jobs.worker import Worker
@@ -114,6 +115,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         allow_headers=["*"],
         expose_headers=["ETag", "Last-Event-ID", "X-Request-ID", "Location"],
     )
+    # WebSocket handshakes get the check CORS gives fetch: every WS route, present or future, passes here
+    app.add_middleware(WebSocketOriginGuard, policy=OriginPolicy(
+        settings.cors_origins, public_base_url=settings.public_base_url, require_origin=settings.ws_require_origin))
     app.add_middleware(RequestLogMiddleware)
     renderers = ErrorRenderers()
     for surface in SURFACES:
