@@ -114,6 +114,8 @@ class _Flusher:
         self.db, self.reply, self.every = db, reply, every
         self.last = time.monotonic()
         self.task: asyncio.Task[None] | None = None
+        #: set once the reply stopped streaming: a cancel seen now would interrupt its storing
+        self.finishing = False
 
     def maybe(self) -> None:
         if time.monotonic() - self.last >= self.every and (self.task is None or self.task.done()):
@@ -130,7 +132,7 @@ class _Flusher:
         except Exception as exc:  # noqa: BLE001 - a missed flush only delays a resume elsewhere
             log.warning("assistant.flush_failed error=%s", type(exc).__name__)
             return
-        if wanted and self.reply.task is not None:
+        if wanted and not self.finishing and self.reply.task is not None:
             self.reply.task.cancel()  # a cancel asked through another process
 
     async def stop(self) -> None:
@@ -174,6 +176,19 @@ async def run_reply(deps: AssistantDeps, reply: LiveReply, principal: Principal,
     except Exception:
         log.exception("assistant.reply_failed message_id=%s", reply.message_id)
         status, final = "failed", StreamEvent("error", {"code": "internal_error", "message": "the reply failed"})
+    flusher.finishing = True
+    storing = asyncio.ensure_future(_store(deps, reply, provider, flusher, status, finish, usage, final,
+                                           prompt_tokens, usage_id))
+    while not storing.done():
+        with contextlib.suppress(asyncio.CancelledError):  # a second cancel: the reply is being stored already
+            await asyncio.shield(storing)
+    storing.result()
+
+
+async def _store(deps: AssistantDeps, reply: LiveReply, provider: TextProvider, flusher: _Flusher, status: str,
+                 finish: str | None, usage: dict[str, int] | None, final: StreamEvent | None,
+                 prompt_tokens: int, usage_id: str) -> None:
+    """Store the reply whole (or as far as it got), then announce its end to everyone following it."""
     await flusher.stop()
     count = counter_for(model_of(provider))
     text = reply.text

@@ -156,6 +156,7 @@ async def test_rest_save_reaches_the_open_document_and_presence_lists_the_editor
 
     owner = await make_user(runtime, "owner")
     article_id = await make_article(runtime, owner, title="Mixed", content="First line.\nSecond line.")
+    runtime.settings.collab_idle_seconds = 30.0  # no idle snapshot between the REST client's read and its save
     async with serve_app(genflow_app(runtime)) as url:
         token = (await _tokens(runtime, url, "owner"))[0]
         proc = await asyncio.create_subprocess_exec(

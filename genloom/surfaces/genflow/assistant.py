@@ -158,7 +158,7 @@ async def create_session(body: SessionCreate, runtime: RuntimeDep, session: Sess
 
 @router.get("/sessions", summary="Your assistant sessions, newest first",
             responses={200: {"content": {"application/json": {"example": {"items": [SESSION_EXAMPLE],
-                                                                          "nextCursor": None}}}}, **AUTH_401})
+                                                                          "nextCursor": None}}}}, **INVALID_400})
 async def list_sessions(session: ReadSessionDep, caller: GenflowCaller,
                         cursor: Annotated[str | None, Query(max_length=200)] = None,
                         limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
@@ -181,7 +181,8 @@ async def delete_session(session_id: str, runtime: RuntimeDep, session: SessionD
 
 @router.get("/sessions/{session_id}/messages", summary="The conversation, oldest first (paged)",
             responses={200: {"content": {"application/json": {"example": {
-                "items": [USER_MESSAGE_EXAMPLE, MESSAGE_EXAMPLE], "nextCursor": None}}}}, **SESSION_404})
+                "items": [USER_MESSAGE_EXAMPLE, MESSAGE_EXAMPLE], "nextCursor": None}}}}, **SESSION_404,
+                **INVALID_400})
 async def list_messages(session_id: str, session: ReadSessionDep, caller: GenflowCaller,
                         cursor: Annotated[str | None, Query(max_length=200)] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -103,8 +103,10 @@ async def track_rest_save(session: AsyncSession, runtime: Runtime, article_id: s
     """Run a REST save (``save``: the articles service call) and, once its transaction commits, apply the
     change to the open collaborative document, so neither side loses edits. The articles routes wrap their
     saving calls in this (one line each)."""
-    before = await session.get(Article, article_id) if is_uuid(article_id) else None
-    base = (before.title, before.content, before.version) if before is not None else None
+    # columns, not the entity: a loaded Article would be reused stale by the save's SELECT … FOR UPDATE
+    row = (await session.execute(select(Article.title, Article.content, Article.version)
+                                 .where(Article.id == article_id))).first() if is_uuid(article_id) else None
+    base = (row.title, row.content, row.version) if row is not None else None
     article = await save
     if base is None or article.version == base[2]:
         return article
