@@ -18,7 +18,8 @@ Server → client::
     {"type": "error", "code", "message"}               a bad frame or a refused room; the socket stays open
 
 Close codes: 4401 no or bad token (before any frame), 4400 bad client id, 4000 ``replaced`` (a newer
-connection with this client id), 4408 silent for three heartbeats, 1013 too slow (reconnect and resume).
+connection with this client id), 4408 silent for three heartbeats, 1013 too slow (reconnect and resume),
+1011 the database is unreachable.
 The rules (rooms, seq, history, fan-out between processes) are :mod:`genloom.channel`'s.
 """
 
@@ -48,6 +49,7 @@ from genloom.channel.connection import (
 from genloom.channel.hub import ChannelConfig, ChannelHub
 from genloom.channel.rooms import RoomRefused, authorize, user_room
 from genloom.core.errors import GenloomError
+from genloom.core.http import is_unavailable
 from genloom.core.settings import AuthMode, Settings
 from genloom.events.subscription import SubscriberOverflow
 from genloom.identity.deps import resolve
@@ -57,7 +59,7 @@ log = logging.getLogger("genloom.genflow.channel")
 
 router = APIRouter(tags=["WebSocket"])
 CLOSE_REPLACED, CLOSE_BAD_CLIENT, CLOSE_UNAUTHORIZED, CLOSE_SILENT = 4000, 4400, 4401, 4408
-CLOSE_TRY_AGAIN, CLOSE_GOING_AWAY = 1013, 1001
+CLOSE_TRY_AGAIN, CLOSE_GOING_AWAY, CLOSE_UNAVAILABLE = 1013, 1001, 1011
 CLOSE_FOR = {"replaced": (CLOSE_REPLACED, "replaced"), "silent": (CLOSE_SILENT, "silent"),
              "too_slow": (CLOSE_TRY_AGAIN, "too slow"), "closed": (CLOSE_GOING_AWAY, "server closing")}
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -158,6 +160,11 @@ class Session:
                 self.reply(_error("unknown_type", "type must be join, resume, leave, publish or ping"))
         except RoomRefused as exc:
             self.reply(_error(exc.code, exc.message))
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("channel.unavailable error=%s", type(exc).__name__)
+            self.reply(_error("unavailable", "the database is unavailable; try again shortly"))
 
     async def _join(self, frame: dict[str, Any], *, resume: bool) -> None:
         after = frame.get("after") if resume else None
@@ -271,7 +278,13 @@ async def channel(ws: WebSocket, client_id: str) -> None:
                       heartbeat=hub.config.heartbeat_seconds)
     session = Session(runtime, hub, conn)
     try:
-        await hub.connect(conn)
+        try:
+            await hub.connect(conn)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            await ws.close(code=CLOSE_UNAVAILABLE, reason="unavailable")
+            return
         await _serve(ws, session)
     finally:
         session.close()
