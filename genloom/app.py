@@ -34,8 +34,8 @@ from genloom.surfaces.huaban import surface as huaban
 from genloom.surfaces.identity import surface as identity
 from genloom.surfaces.native import surface as native
 from genloom.surfaces.studio import surface as studio
+from genloom.system import openapi
 from genloom.system.hot_reads import HotReadMiddleware
-from genloom.system.openapi import document_errors_as_served
 from genloom.system.startup import secret_key_warning, startup_line
 from genloom.system.surface import surface as system
 
@@ -127,5 +127,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for surface in SURFACES:
         for router in surface.routers:
             app.include_router(router)
-    document_errors_as_served(app)
+    openapi.install(app, settings, SURFACES)
     return app

@@ -1,16 +1,26 @@
-"""A Postman v2.1 collection built from the OpenAPI document: one folder per tag, one request per operation,
-with the documented example body and query parameters, and ``{{baseUrl}}`` as a collection variable.
+"""A Postman v2.1 collection built from the OpenAPI document, that runs as delivered (newman runs it in the tests).
+
+- First the flows of :mod:`genloom.postman_flows`: folders that create before they read (sign up and sign in,
+  the token into ``{{accessToken}}``; create a job and poll it until done; a node; a cineMind generation …),
+  each request with a test of its status and shape.
+- Then one folder per tag with every operation (the reference): the documented example body and query, path
+  variables bound to the collection variables the flows set (``:job_id`` = ``{{jobId}}``), and a test that the
+  status is one the document declares. Operations of ids no flow creates answer their documented 404.
+- Last, "WebSocket": the WebSocket routes (OpenAPI cannot describe them; Postman runs them in its own
+  WebSocket client, newman not at all), kept out of a newman run with ``--folder``.
 
 The output is deterministic (ids are UUIDv5 of method and path; keys are sorted), so the committed
-``docs/genloom.postman_collection.json`` can be checked for freshness. WebSocket routes are not part of OpenAPI:
-they are read from the app's routes and filed under "WebSocket" (a few carry a hand-written description).
+``docs/genloom.postman_collection.json`` can be checked for freshness.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
+
+from genloom.postman_flows import FLOWS, Step, test_script
 
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 NAMESPACE = uuid.UUID("5b0e3c1e-8f0a-4c6e-9a51-6d2b1f0c7a11")
@@ -25,6 +35,11 @@ WS_NOTES: dict[str, tuple[str, str]] = {
                                                  '{"type": "resume", "room", "after": <seq>}, {"type": "ping"}; '
                                                  'see docs/genflow.md.'),
 }
+
+
+#: path parameter -> the collection variable a flow sets
+PATH_VARIABLES = {"job_id": "jobId", "node_id": "nodeId", "asset_id": "assetId", "task_id": "taskId",
+                  "graph_id": "graphId", "user_id": "userId"}
 
 
 def _id(*parts: str) -> str:
@@ -62,7 +77,8 @@ def _url(path: str, params: list[dict[str, Any]]) -> dict[str, Any]:
         url["raw"] = url["raw"].rstrip("?")
     variables = [p for p in params if p.get("in") == "path"]
     if variables:
-        url["variable"] = [{"key": p["name"], "value": ""} for p in variables]
+        url["variable"] = [{"key": p["name"], "value": "{{" + PATH_VARIABLES[p["name"]] + "}}"
+                            if p["name"] in PATH_VARIABLES else str(p.get("example", ""))} for p in variables]
     return url
 
 
@@ -82,9 +98,68 @@ def _headers(params: list[dict[str, Any]], has_body: bool) -> list[dict[str, Any
     return headers
 
 
+def _schema(ref_or_schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    ref = ref_or_schema.get("$ref", "")
+    if ref:
+        found: dict[str, Any] = components.get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+        return found
+    return ref_or_schema
+
+
+def _required_keys(operation: dict[str, Any] | None, components: dict[str, Any]) -> list[str]:
+    """The required top-level keys of the operation's JSON success answer (the shape its test checks)."""
+    for status, response in sorted((operation or {}).get("responses", {}).items()):
+        if status.startswith("2"):
+            content = (response.get("content") or {}).get("application/json")
+            if content and "schema" in content:
+                return list(_schema(content["schema"], components).get("required", []))
+    return []
+
+
+def _statuses(operation: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(sorted(int(s) for s in operation.get("responses", {}) if s.isdigit()))
+
+
+def _event(listen: str, script: str) -> dict[str, Any]:
+    return {"listen": listen, "script": {"type": "text/javascript", "exec": script.split("\n")}}
+
+
+def _find(openapi: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
+    """The operation a flow step calls (``/v1/jobs/{{jobId}}`` is ``/v1/jobs/{job_id}``)."""
+    for template, operations in openapi.get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            found: dict[str, Any] = operations[method.lower()]
+            return found
+    return None
+
+
+def _flow_item(step: Step, openapi: dict[str, Any]) -> dict[str, Any]:
+    components = openapi.get("components", {})
+    segments = step.path.strip("/").split("/")
+    raw = "{{baseUrl}}/" + "/".join(segments)
+    url: dict[str, Any] = {"raw": raw, "host": ["{{baseUrl}}"], "path": segments}
+    if step.query:
+        url["query"] = [{"key": k, "value": v} for k, v in step.query.items()]
+        url["raw"] += "?" + "&".join(f"{k}={v}" for k, v in step.query.items())
+    headers = [{"key": k, "value": v} for k, v in step.headers.items()]
+    request: dict[str, Any] = {"method": step.method, "header": headers, "url": url}
+    if step.body is not None:
+        headers.insert(0, {"key": "Content-Type", "value": "application/json"})
+        request["body"] = {"mode": "raw", "raw": json.dumps(step.body, ensure_ascii=False, indent=2),
+                           "options": {"raw": {"language": "json"}}}
+    if not step.auth:
+        request["auth"] = {"type": "noauth"}
+    events = [_event("test", test_script(step, _required_keys(_find(openapi, step.method, step.path), components)))]
+    if step.prerequest:
+        events.insert(0, _event("prerequest", step.prerequest))
+    return {"id": _id("flow", step.method, step.path, step.name), "name": step.name, "request": request,
+            "response": [], "event": events}
+
+
 def build_collection(openapi: dict[str, Any], *, websockets: list[str] | None = None,
                      base_url: str = "http://127.0.0.1:8000") -> dict[str, Any]:
-    """The collection for every operation of ``openapi`` plus the WebSocket route paths in ``websockets``."""
+    """The flows, then every operation of ``openapi`` by tag, then the WebSocket route paths in ``websockets``."""
     folders: dict[str, list[dict[str, Any]]] = {}
     components = openapi.get("components", {})
     for path in sorted(openapi.get("paths", {})):
@@ -99,10 +174,12 @@ def build_collection(openapi: dict[str, Any], *, websockets: list[str] | None = 
             if body is not None:
                 request["body"] = {"mode": "raw", "raw": json.dumps(body, ensure_ascii=False, indent=2),
                                    "options": {"raw": {"language": "json"}}}
+            check = Step(operation.get("summary") or f"{method.upper()} {path}", method.upper(), path,
+                         expect=_statuses(operation))
             tag = (operation.get("tags") or ["Other"])[0]
             folders.setdefault(tag, []).append({
-                "id": _id(method, path), "name": operation.get("summary") or f"{method.upper()} {path}",
-                "request": request, "response": [],
+                "id": _id(method, path), "name": check.name, "request": request, "response": [],
+                "event": [_event("test", test_script(check, _required_keys(operation, components)))],
             })
     for path in sorted(websockets or []):
         query, description = WS_NOTES.get(path, ("", "WebSocket"))
@@ -114,14 +191,22 @@ def build_collection(openapi: dict[str, Any], *, websockets: list[str] | None = 
                         "url": {"raw": raw, "host": ["{{wsBaseUrl}}"], "path": postman_path.split("/")}},
         })
     tags = [t["name"] for t in openapi.get("tags", [])]
-    order = sorted(folders, key=lambda t: (tags.index(t) if t in tags else len(tags), t))
+    order = sorted(folders, key=lambda t: (t == "WebSocket", tags.index(t) if t in tags else len(tags), t))
     info = openapi.get("info", {})
+    flows = [{"name": name, "item": [_flow_item(step, openapi) for step in steps]} for name, steps in FLOWS]
     return {
         "info": {"_postman_id": _id("collection", info.get("title", "genloom")), "name": info.get("title", "genloom"),
-                 "description": info.get("description", ""), "schema": SCHEMA},
-        "item": [{"name": tag, "item": folders[tag]} for tag in order],
+                 "description": info.get("description", "") + "\n\nRun the numbered folders in order (newman: "
+                                "one --folder per numbered folder); the reference folders after them reuse the "
+                                "ids they stored. WebSocket requests need Postman's WebSocket client.",
+                 "schema": SCHEMA},
+        "auth": {"type": "bearer", "bearer": [{"key": "token", "value": "{{accessToken}}", "type": "string"}]},
+        "item": flows + [{"name": tag, "item": folders[tag]} for tag in order],
         "variable": [{"key": "baseUrl", "value": base_url},
-                     {"key": "wsBaseUrl", "value": base_url.replace("http", "ws", 1)}],
+                     {"key": "wsBaseUrl", "value": base_url.replace("http", "ws", 1)},
+                     *({"key": key, "value": ""} for key in ("accessToken", "refreshToken", "username", "password",
+                                                             "polls", *sorted(set(PATH_VARIABLES.values())),
+                                                             "nodeEtag", "studioJobId"))],
     }
 
 

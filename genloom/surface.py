@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from genloom.core.errors import GenloomError
+from genloom.core.settings import Settings
 from genloom.runtime import Runtime
 from genloom.system.health import HealthReport
 from genloom.system.hot_reads import HotRead
@@ -28,12 +29,19 @@ HealthFields = Callable[[Runtime, HealthReport, dict[str, Any]], Awaitable[None]
 Lifespan = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 
+#: a surface's own statement in the OpenAPI document of what depends on settings (workflow names, password length)
+OpenApiRefiner = Callable[[dict[str, Any], Settings], None]
+
+
 @dataclass(frozen=True)
 class ErrorShape:
-    """Errors of requests that ``matches`` are rendered by ``render`` (else as problem+json)."""
+    """Errors of requests that ``matches`` are rendered by ``render`` (else as problem+json). ``media_type`` and
+    ``schema`` (with a ``title``: its name under components.schemas) are what the OpenAPI document declares."""
 
     matches: Callable[[Request], bool]
     render: Callable[[Request, GenloomError], Response]
+    media_type: str = "application/problem+json"
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,3 +53,4 @@ class Surface:
     health_fields: HealthFields | None = None
     lifespan: Lifespan | None = None
     openapi_tags: tuple[dict[str, str], ...] = field(default=())
+    openapi: OpenApiRefiner | None = None

@@ -29,6 +29,8 @@ from genloom.storage.local import LocalBlobStore
 from genloom.storage.mime import guess_mime
 
 ROOTS = ("images", "thumbs")
+#: what :func:`safe_dir` accepts, as a JSON Schema pattern: the root ("", "/", "."), or a folder under one of ROOTS
+DIR_PATTERN = r"^(/|\.|(" + "|".join(ROOTS) + r")(/[A-Za-z0-9_=+@-][A-Za-z0-9._=+@-]*)*/?)?$"
 MAX_DEPTH = 10
 DEFAULT_DEPTH = 6
 MAX_ENTRIES = 20_000  # files considered by one tree request

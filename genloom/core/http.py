@@ -142,6 +142,8 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
         response = renderers.render(request, err)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -160,6 +162,23 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     # (PUT /media/…) stream file bytes, which may hold anything: their bodies are neither read nor checked here.
     app.user_middleware.append(Middleware(RejectNulCharacters, renderers=renderers,
                                           skip_body=path_startswith("/media/")))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's 405 names only the first route whose path
+    matched, but a path is often served by several routes (GET and POST /nodes are two)."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    by_path: dict[str, set[str]] = {}
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is not Match.NONE and route.methods and route.path:
+            by_path.setdefault(route.path, set()).update(route.methods)
+    if not by_path:
+        return []
+    # /tasks/generate also matches /tasks/{task_id}: the most literal path is the resource being asked about
+    return sorted(by_path[min(by_path, key=lambda path: (path.count("{"), -len(path)))])
 
 
 # --- NUL characters ---------------------------------------------------------------------------------------

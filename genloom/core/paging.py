@@ -12,6 +12,11 @@ from genloom.core.ids import is_uuid
 MAX_DB_INT = 2**63 - 1
 
 
+#: what an id cursor looks like (base64url of a UUID, unpadded); only cursors this server issued decode
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{48}$"
+CURSOR_DESCRIPTION = "Opaque: the `next_cursor` of the previous page (a cursor this server did not issue is a 400)"
+
+
 def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 

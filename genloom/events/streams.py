@@ -18,6 +18,7 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import logging
@@ -70,10 +71,16 @@ def sse_frame(event: dict[str, Any]) -> bytes:
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n".encode()
 
 
-async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_terminal_of: str | None) -> AsyncIterator[bytes]:
+async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_terminal_of: str | None,
+               close_after: float | None = None) -> AsyncIterator[bytes]:
+    deadline = None if close_after is None else asyncio.get_running_loop().time() + close_after
+    if close_after is not None:
+        heartbeat = min(heartbeat, close_after)
     try:
         yield b"retry: 2000\n\n"
         async for event in with_heartbeats(sub, heartbeat):
+            if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                return
             if event is None:
                 if await request.is_disconnected():
                     return
@@ -93,8 +100,13 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
         sub.close()
 
 
+CloseAfter = Annotated[float | None, Query(
+    gt=0, le=3600, description="End the stream after this many seconds (for clients that wait for a response to "
+                               "end, such as curl or Postman); EventSource clients leave it out")]
 AfterQuery = Annotated[int | None, Query(ge=0, le=MAX_DB_INT, description="Resume after this event id (Last-Event-ID wins)")]
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", description="Sent by EventSource on reconnect")]
+LastEventId = Annotated[str | None, Header(
+    alias="Last-Event-ID", description="Sent by EventSource on reconnect: the id of the last event seen",
+    json_schema_extra={"type": "integer", "minimum": 0, "maximum": MAX_DB_INT, "anyOf": None})]
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A text/event-stream: `id:`, `event: <type>`, JSON `data:`; `: ping` heartbeats.",
           "content": {"text/event-stream": {"example": 'id: 12\nevent: progress\ndata: {"id":12,"job_id":"…",'
@@ -112,6 +124,7 @@ async def job_events(
     caller: NativeCaller,
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
+    close_after: CloseAfter = None,
 ) -> Response:
     from genloom.core.principal import may_read
 
@@ -126,7 +139,7 @@ async def job_events(
         if not stored:
             sub.close()
             return Response(status_code=204)  # finished and fully seen: EventSource stops reconnecting
-    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, job_id),
+    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, job_id, close_after),
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -138,10 +151,11 @@ async def all_events(
     caller: NativeCaller,
     after: AfterQuery = None,
     last_event_id: LastEventId = None,
+    close_after: CloseAfter = None,
 ) -> Response:
     hub = get_hub(runtime)
     sub = hub.subscribe(caller, job_ids=None, after=_resume_from(last_event_id, after))
-    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, None),
+    return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, None, close_after),
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 

@@ -52,7 +52,11 @@ async def resolve(
     client_id: str | None,
     user_agent: str | None = None,
 ) -> Principal:
-    """The caller given what they sent, under ``mode``. Raises an Unauthorized subclass when not allowed."""
+    """The caller given what they sent, under ``mode``. Raises an Unauthorized subclass when not allowed.
+
+    A malformed X-Client-Id is refused even beside a Bearer token (which then decides who is calling)."""
+    if client_id:
+        clients.check_client_id(client_id)
     if token:
         return await auth.principal_for_access(runtime.db, runtime.settings, token)
     if client_id is not None and client_id != "":

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genloom.core.rfc3339 import Rfc3339
+
 JOB_EXAMPLE: dict[str, Any] = {
     "id": "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b",
     "kind": "image.generate",
@@ -86,7 +88,7 @@ class JobCreate(BaseModel):
     input: dict[str, Any] | None = None
     inputs: list[dict[str, Any]] | None = Field(default=None, max_length=1000)
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first")
-    run_at: datetime | None = Field(default=None, description="Do not start before this time")
+    run_at: Rfc3339 | None = Field(default=None, description="Do not start before this time")
     max_attempts: int | None = Field(default=None, ge=1, le=50)
     setting: dict[str, Any] | None = Field(
         default=None,

@@ -17,6 +17,9 @@ from genloom.storage.errors import InvalidKey
 MAX_KEY_LENGTH = 512  # the assets.key column
 MAX_SEGMENT_LENGTH = 200
 _SEGMENT = re.compile(r"[A-Za-z0-9_\-=+@][A-Za-z0-9._\-=+@]*")
+_SEGMENT_PATTERN = rf"[A-Za-z0-9_=+@-][A-Za-z0-9._=+@-]{{0,{MAX_SEGMENT_LENGTH - 1}}}"
+#: what :func:`validate_key` accepts, as a JSON Schema pattern (with ``maxLength`` = MAX_KEY_LENGTH)
+KEY_PATTERN = rf"^{_SEGMENT_PATTERN}(/{_SEGMENT_PATTERN})*$"
 _EXT = re.compile(r"[a-z0-9]{1,8}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 

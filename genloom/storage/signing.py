@@ -52,7 +52,8 @@ class UrlSigner:
         except ValueError:
             raise InvalidSignature("the media URL's expiry is not valid", field="exp") from None
         expected = self.signature(key, exp_at, method=method, mime=mime, max_bytes=max_bytes)
-        if not hmac.compare_digest(expected, sig.lower()):
+        # bytes, not str: compare_digest refuses non-ASCII text (a TypeError, so a 500) and a signature is hex
+        if not hmac.compare_digest(expected.encode(), sig.lower().encode("utf-8", "replace")):
             raise InvalidSignature("the media URL's signature is not valid", field="sig")
         if exp_at < int(now if now is not None else time.time()):
             raise InvalidSignature("the media URL has expired", code="signature_expired", field="exp")

@@ -27,7 +27,8 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
 surface = Surface(
     name="cinemind",
     routers=(nodes.router, routes.router),
-    errors=ErrorShape(routes.in_cinemind, routes.render_error),
+    errors=ErrorShape(routes.in_cinemind, routes.render_error, media_type="application/json",
+                      schema=routes.ERROR_SCHEMA),
     health_fields=routes.health_fields,
     lifespan=_lifespan,
     openapi_tags=(

@@ -5,12 +5,12 @@ Errors on these paths are rendered by the cineMind surface's ``render_error`` (`
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
+from genloom.core.rfc3339 import Rfc3339
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import CinemindCaller as Caller
 from genloom.nodes import keywords as keywords_service
@@ -56,7 +56,7 @@ async def list_nodes(
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     q: Annotated[str | None, Query(max_length=200, description="substring of the content")] = None,
     status: NodeStatus | None = None,
-    updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
+    updated_since: Annotated[Rfc3339 | None, Query(alias="updatedSince")] = None,
     sort: NodeSort = NodeSort.updated_desc,
     include_deleted: Annotated[bool, Query(alias="includeDeleted")] = False,
 ) -> Response:
@@ -97,7 +97,9 @@ async def update_node(
     return _node_response(node)
 
 
-@router.delete("/{node_id}", response_model=Envelope[NodeRead], responses=_NOT_FOUND, summary="Soft-delete a node")
+@router.delete("/{node_id}", response_model=Envelope[NodeRead], summary="Soft-delete a node (If-Match optional)",
+               responses={**_NOT_FOUND, 412: error_example(412, "If-Match does not match the current ETag",
+                                                            "precondition_failed", "If-Match")})
 async def delete_node(
     node_id: str, session: SessionDep, caller: Caller,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,

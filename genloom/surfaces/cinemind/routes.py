@@ -153,7 +153,8 @@ _BAD_DIR = error_example(400, "dir must not contain empty, '.' or '..' segments"
             responses={200: _json(_TREE), 400: _BAD_DIR})
 async def media_tree_route(
     session: ReadSessionDep, runtime: RuntimeDep, caller: Caller,
-    dir: Annotated[str | None, Query(max_length=512, description="a folder, e.g. images/2026")] = None,
+    dir: Annotated[str | None, Query(max_length=512, description="a folder, e.g. images/2026",
+                                     json_schema_extra={"pattern": media_tree.DIR_PATTERN})] = None,
     depth: Annotated[int, Query(ge=1, le=media_tree.MAX_DEPTH)] = media_tree.DEFAULT_DEPTH,
 ) -> Response:
     return ok(await media_tree.tree(session, runtime, caller, dir=dir, depth=depth))
@@ -165,7 +166,8 @@ async def media_tree_route(
                        400: _BAD_DIR})
 async def media_files_route(
     session: ReadSessionDep, runtime: RuntimeDep, caller: Caller,
-    dir: Annotated[str | None, Query(max_length=512)] = None,
+    dir: Annotated[str | None, Query(max_length=512, description="a folder, e.g. images/2026/11/23",
+                                     json_schema_extra={"pattern": media_tree.DIR_PATTERN})] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=200)] = 50,
     recursive: Annotated[bool, Query(description="also the files of every folder below dir (images sit in dated "
@@ -189,7 +191,7 @@ async def media_file_meta(graph_id: str, session: ReadSessionDep, runtime: Runti
                                     "createdAt": "2026-11-23T10:00:09Z"}])})
 async def image_nodes(
     session: ReadSessionDep, runtime: RuntimeDep, caller: Caller,
-    node_id: Annotated[str | None, Query(alias="nodeId")] = None,
+    node_id: Annotated[str | None, Query(alias="nodeId", json_schema_extra={"format": "uuid"})] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
@@ -225,6 +227,19 @@ in_cinemind = path_startswith(
     "/nodes", "/tasks/", "/generate", "/results/", "/media/tree", "/media/files", "/media/file-meta/", "/image-nodes",
     "/ws/tasks", "/health/redis",
 )
+
+
+#: cineMind's error envelope, for the OpenAPI document (genloom.system.openapi)
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "CineMindError", "type": "object", "required": ["code", "message", "data"],
+    "description": "The cineMind envelope with a business code (docs/cinemind.md); data.error is the machine code.",
+    "properties": {"code": {"type": "integer", "description": "business code, e.g. 40001 validation, 40401 not found"},
+                   "message": {"type": "string"},
+                   "data": {"type": "object", "properties": {"error": {"type": "string"},
+                                                           "field": {"type": ["string", "null"]}},
+                            "required": ["error"]}},
+    "example": {"code": 40401, "message": "node not found", "data": {"error": "node_not_found"}},
+}
 
 
 def render_error(request: Request, err: GenloomError) -> JSONResponse:

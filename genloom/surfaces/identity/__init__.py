@@ -9,6 +9,7 @@ surface = Surface(
     name="identity",
     routers=(routes.router,),
     lifespan=routes.lifespan,
+    openapi=routes.refine_openapi,
     openapi_tags=(
         {"name": "Auth", "description": "Register, sign in (JWT access + rotating refresh tokens), refresh, sign out."},
         {"name": "Users", "description": "Your account and preferences; user management for administrators."},

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from genloom.core.errors import InvalidInput
 from genloom.core.paging import MAX_DB_INT
+from genloom.core.settings import Settings
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep, SettingsDep
 from genloom.identity import auth, service
 from genloom.identity.deps import CurrentUser, OptionalCaller
@@ -115,7 +116,9 @@ async def _json_or_form(request: Request, model: type[BaseModel], grant: str, fi
     return _parse(model, data)
 
 
-@router.post("/auth/register", status_code=201, response_model=UserRead, tags=["Auth"], summary="Create an account")
+@router.post("/auth/register", status_code=201, response_model=UserRead, tags=["Auth"], summary="Create an account",
+             responses={403: _problem(403, "registration_closed", "Registration is closed on this server."),
+                        409: _problem(409, "username_taken", "This username is taken.")})
 async def register(
     body: RegisterRequest, session: SessionDep, settings: SettingsDep, caller: OptionalCaller
 ) -> dict[str, Any]:
@@ -162,13 +165,17 @@ async def logout(body: LogoutRequest, runtime: RuntimeDep, caller: OptionalCalle
     return Response(status_code=204)
 
 
+_ADMINS_ONLY = _problem(403, "permission_denied", "This needs the users:manage permission (administrators).")
+_EMAIL_TAKEN = _problem(409, "email_taken", "This email address is already used by another account.")
+
+
 @router.get("/users/me", response_model=UserRead, tags=["Users"], summary="Your account")
 async def read_me(session: ReadSessionDep, me: CurrentUser) -> dict[str, Any]:
     assert me.user_id is not None
     return service.user_dict(await service.get_user(session, me, me.user_id))
 
 
-@router.patch("/users/me", response_model=UserRead, tags=["Users"],
+@router.patch("/users/me", response_model=UserRead, tags=["Users"], responses={409: _EMAIL_TAKEN},
               summary="Change your email, password (with old_password) or preferences (JSON merge patch)")
 async def update_me(body: UserUpdateMe, session: SessionDep, settings: SettingsDep, me: CurrentUser) -> dict[str, Any]:
     changes = body.model_dump(include=body.model_fields_set)
@@ -176,7 +183,8 @@ async def update_me(body: UserUpdateMe, session: SessionDep, settings: SettingsD
     return service.user_dict(user)
 
 
-@router.get("/users", response_model=UserList, tags=["Users"], summary="List users (administrators)")
+@router.get("/users", response_model=UserList, tags=["Users"], summary="List users (administrators)",
+            responses={403: _ADMINS_ONLY})
 async def list_users(
     session: ReadSessionDep,
     me: CurrentUser,
@@ -188,6 +196,7 @@ async def list_users(
 
 
 @router.post("/users", status_code=201, response_model=UserRead, tags=["Users"],
+             responses={403: _ADMINS_ONLY, 409: _problem(409, "username_taken", "This username is taken.")},
              summary="Create a user with any roles (administrators)")
 async def create_user(body: UserCreate, session: SessionDep, settings: SettingsDep, me: CurrentUser) -> dict[str, Any]:
     user = await service.create_user(
@@ -198,6 +207,9 @@ async def create_user(body: UserCreate, session: SessionDep, settings: SettingsD
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, tags=["Users"],
+              responses={403: _ADMINS_ONLY, 404: _problem(404, "user_not_found", "User not found."),
+                         409: _problem(409, "last_admin", "The last active administrator cannot be removed, "
+                                                          "deactivated or demoted.")},
               summary="Change a user's roles, active flag, email or password, or lift a lockout (administrators)")
 async def update_user(
     user_id: str, body: UserAdminUpdate, session: SessionDep, settings: SettingsDep, me: CurrentUser
@@ -208,9 +220,21 @@ async def update_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, tags=["Users"], summary="Delete a user (administrators)",
-               responses={404: _problem(404, "user_not_found", "User not found."),
+               responses={403: _ADMINS_ONLY, 404: _problem(404, "user_not_found", "User not found."),
                           409: _problem(409, "last_admin", "The last active administrator cannot be removed, "
                                                            "deactivated or demoted.")})
 async def delete_user(user_id: str, session: SessionDep, me: CurrentUser) -> Response:
     await service.delete_user(session, me, user_id)
     return Response(status_code=204)
+
+
+def refine_openapi(doc: dict[str, Any], settings: Settings) -> None:
+    """The configured minimum password length, on every schema that sets a password."""
+    schemas = doc["components"]["schemas"]
+    for name in ("RegisterRequest", "UserCreate", "UserUpdateMe", "UserAdminUpdate"):
+        password = schemas.get(name, {}).get("properties", {}).get("password")
+        if password is None:
+            continue
+        for option in [password, *password.get("anyOf", [])]:
+            if option.get("type") == "string":
+                option["minLength"] = settings.password_min_length

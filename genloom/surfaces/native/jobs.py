@@ -8,11 +8,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from genloom.core.http import problem_title
+from genloom.core.paging import CURSOR_DESCRIPTION, CURSOR_PATTERN
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import NativeCaller, caller_of
 from genloom.jobs import service
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.schemas import JOB_EXAMPLE, JobCreate, JobList, JobRead, QueueStats
+from genloom.jobs.states import JobStatus
 from genloom.tasks.setting import apply_setting
 
 router = APIRouter(prefix="/v1", tags=["Jobs"])
@@ -58,12 +60,14 @@ async def create_job(
 async def list_jobs(
     session: ReadSessionDep,
     caller: NativeCaller,
-    status: Annotated[str | None, Query(description="queued | running | succeeded | failed | canceled")] = None,
+    status: Annotated[str | None, Query(description="queued | running | succeeded | failed | canceled",
+                                        json_schema_extra={"enum": [s.value for s in JobStatus]})] = None,
     kind: str | None = None,
     parent_id: Annotated[str | None, Query(description="List a batch's children")] = None,
     mine: Annotated[bool, Query(description="Only my jobs (admins otherwise see everyone's)")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION,
+                                        json_schema_extra={"pattern": CURSOR_PATTERN})] = None,
 ) -> dict[str, Any]:
     items, next_cursor = await service.list_jobs(
         session, caller, status=status, kind=kind, parent_id=parent_id, mine=mine, limit=limit, cursor=cursor

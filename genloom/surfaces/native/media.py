@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.convertors import Convertor, register_url_convertor
 
+from genloom.core.paging import CURSOR_DESCRIPTION, CURSOR_PATTERN
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import NativeCaller
 from genloom.media import service
@@ -16,7 +17,7 @@ from genloom.media.http import Unsatisfiable, http_date, not_modified, parse_ran
 from genloom.media.schemas import AssetList, AssetRead, UploadRead
 from genloom.runtime import Runtime
 from genloom.storage.errors import BlobNotFound, InvalidKey
-from genloom.storage.keys import validate_key
+from genloom.storage.keys import KEY_PATTERN, MAX_KEY_LENGTH, validate_key
 from genloom.storage.local import LocalBlobStore
 from genloom.storage.signing import UrlSigner
 
@@ -51,6 +52,15 @@ def _checked_key(key: str) -> str:
         raise
 
 
+#: the parts of a signed URL (storage.signing): what they look like; only the server's own signature verifies
+SignedExpiry = Annotated[str | None, Query(description="expiry, unix seconds",
+                                           json_schema_extra={"pattern": r"^[0-9]{1,12}$"})]
+Signature = Annotated[str | None, Query(description="HMAC-SHA256 signature (hex)",
+                                        json_schema_extra={"pattern": r"^[0-9a-fA-F]{64}$"})]
+#: the key as validate_key accepts it
+MediaKey = Annotated[str, Path(json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_LENGTH})]
+
+
 @router.get(
     "/media/{key:mediakey}",
     tags=["Media"],
@@ -63,11 +73,11 @@ def _checked_key(key: str) -> str:
                403: {"description": "Bad or expired signature"}, 416: {"description": "Range not satisfiable"}},
 )
 async def get_media(
-    key: str,
+    key: MediaKey,
     request: Request,
     runtime: RuntimeDep,
-    exp: str | None = Query(default=None, description="expiry, unix seconds"),
-    sig: str | None = Query(default=None, description="HMAC-SHA256 signature"),
+    exp: SignedExpiry = None,
+    sig: Signature = None,
 ) -> Response:
     key = _checked_key(key)
     _signer(runtime).verify(key, exp, sig)
@@ -114,13 +124,18 @@ router.add_api_route("/media/{key:mediakey}", get_media, methods=["HEAD"], inclu
 
 @router.put("/media/{key:mediakey}", tags=["Media"], summary="Upload a file to a presigned local URL",
             response_model=UploadRead,
+            responses={200: {"content": {"application/json": {"example": {
+                           "key": "images/2026/12/03/0193a1b2-b081-7c23-9e4f-5a6b7c8d9e0f.png", "size": 48213,
+                           "etag": '"5d41402abc4b2a76b9719d911017c592"'}}}},
+                       403: {"description": "Bad or expired signature"},
+                       413: {"description": "Larger than the signed size limit"}},
             openapi_extra={"requestBody": {"content": {"image/png": {"example": "<PNG bytes>"}}, "required": True}})
 async def put_media(
-    key: str,
+    key: MediaKey,
     request: Request,
     runtime: RuntimeDep,
-    exp: str | None = Query(default=None),
-    sig: str | None = Query(default=None),
+    exp: SignedExpiry = None,
+    sig: Signature = None,
     max: int | None = Query(default=None, ge=1),  # noqa: A002 - the query parameter's name
 ) -> JSONResponse:
     key = _checked_key(key)
@@ -138,10 +153,11 @@ async def list_assets(
     session: ReadSessionDep,
     runtime: RuntimeDep,
     caller: NativeCaller,
-    kind: str | None = Query(default=None, description="original | image | thumb | audio | video | analysis"),
+    kind: str | None = Query(default=None, description="original | image | thumb | audio | video | analysis",
+                             json_schema_extra={"enum": sorted(service.ASSET_KINDS)}),
     job_id: str | None = Query(default=None),
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: str | None = Query(default=None),
+    cursor: str | None = Query(default=None, description=CURSOR_DESCRIPTION, json_schema_extra={"pattern": CURSOR_PATTERN}),
 ) -> dict[str, Any]:
     rows, next_cursor = await service.list_assets(session, caller, kind=kind, job_id=job_id, limit=limit,
                                                   cursor=cursor)

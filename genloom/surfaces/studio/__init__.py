@@ -10,7 +10,9 @@ from genloom.system.hot_reads import HotRead
 surface = Surface(
     name="studio",
     routers=(routes.router,),
-    errors=ErrorShape(path_startswith("/api/"), routes.render_error),
+    errors=ErrorShape(path_startswith("/api/"), routes.render_error, media_type="application/json",
+                      schema=routes.ERROR_SCHEMA),
+    openapi=routes.refine_openapi,
     hot_reads=(HotRead("/api/status/", routes.status_body),),
     openapi_tags=({"name": "Studio", "description": "Studio Core: generate and poll."},),
 )

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from genloom.core.errors import GenloomError, InvalidInput
+from genloom.core.settings import Settings
 from genloom.deps import RuntimeDep, SessionDep
 from genloom.identity.deps import StudioCaller, caller_of
 from genloom.jobs import service as jobs_service
@@ -31,7 +32,7 @@ class GenerateRequest(BaseModel):
         json_schema_extra={"example": {"prompt": "a cyberpunk cat in neon city", "seed": 12345, "workflow": "sdxl"}},
     )
 
-    prompt: str = Field(max_length=4000)
+    prompt: str = Field(max_length=4000, json_schema_extra={"pattern": r"\S"})
     seed: StrictInt | None = Field(default=None, ge=0, lt=2**32)
     workflow: str | None = Field(default=None, max_length=64)
 
@@ -124,6 +125,25 @@ def _absolute(request: Request, public_base: str, url: str) -> str:
         return url
     base = public_base.rstrip("/") if public_base else str(request.base_url).rstrip("/")
     return base + url
+
+
+
+#: Studio's error body, for the OpenAPI document (genloom.system.openapi)
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "StudioError", "type": "object", "required": ["error", "code"],
+    "properties": {"error": {"type": "string", "description": "a human message"},
+                   "code": {"type": "string", "description": "stable machine-readable code"},
+                   "field": {"type": "string", "description": "the input at fault"}},
+    "example": {"error": "prompt: prompt must not be empty", "code": "validation_error", "field": "prompt"},
+}
+
+
+def refine_openapi(doc: dict[str, Any], settings: Settings) -> None:
+    """The workflow names this server knows (from its settings), as the enum of ``workflow``."""
+    schema = doc["components"]["schemas"].get("GenerateRequest", {})
+    workflow = schema.get("properties", {}).get("workflow")
+    if workflow is not None:
+        workflow["anyOf"] = [{"type": "string", "enum": sorted(known_workflows(settings))}, {"type": "null"}]
 
 
 def render_error(request: Request, err: GenloomError) -> Response:
