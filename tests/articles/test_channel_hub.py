@@ -11,8 +11,7 @@ from sqlalchemy import insert
 from genloom.channel import store
 from genloom.channel.connection import Connection, Delivered
 from genloom.channel.hub import ChannelConfig, ChannelHub
-from genloom.channel.models import ChannelRoom
-from genloom.channel.store import messages_t
+from genloom.channel.store import messages_t, rooms_t
 from genloom.core.db import utc_now
 from genloom.core.principal import Principal
 from genloom.runtime import Runtime
@@ -44,7 +43,7 @@ async def test_a_late_commit_below_a_newer_id_is_delivered_once(runtime: Runtime
             # takes the lower id, commits last (the row's seq is the room's first)
             await slow.execute(insert(messages_t).values(room="room:x", seq=1, sender_user="u1", sender_client="a",
                                                          data={"late": True}, created_at=utc_now()))
-            await slow.execute(insert(ChannelRoom.__table__).values(room="room:x", last_seq=1))
+            await slow.execute(insert(rooms_t).values(room="room:x", last_seq=1))
             fast = await store.publish(runtime.db, runtime.signals, "room:y", {"early": True}, sender_user="u1",
                                        sender_client="b", keep=100)
             assert fast.seq == 1
