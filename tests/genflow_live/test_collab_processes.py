@@ -25,8 +25,9 @@ async def test_editors_on_two_processes_converge(database_url: str, tmp_path: Pa
         extra |= {"USE_REDIS": "true", "REDIS_URL": REDIS_URL, "GENLOOM_REDIS_PREFIX": f"t{tmp_path.name[-12:]}"}
     env = genloom_env(database_url, tmp_path, **extra)
     with contextlib.ExitStack() as stack:
-        first = stack.enter_context(serve(env, workers=0))
-        second = stack.enter_context(serve(env, workers=0))
+        # a fresh database is migrated by the first process; on a busy machine that takes a while
+        first = stack.enter_context(serve(env, workers=0, timeout=120))
+        second = stack.enter_context(serve(env, workers=0, timeout=120))
         async with httpx.AsyncClient(base_url=first, timeout=20) as client:
             tokens = []
             for name in ("alice", "bob"):
