@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from genloom.core.db import utc_now
+from genloom.core.outage import Outage, is_database_unavailable
 from genloom.jobs import queue
 from genloom.jobs.models import WorkerRow
 from genloom.jobs.states import TERMINAL
@@ -63,13 +64,20 @@ async def run_janitor_forever(runtime: Runtime, stop: asyncio.Event) -> None:
     """Rescue every ``janitor_interval_seconds``, prune every ten minutes, until ``stop`` is set."""
     last_prune = 0.0
     loop = asyncio.get_running_loop()
+    outage = Outage("janitor", log, runtime.db.reachability)
     while not stop.is_set():
+        wait = runtime.settings.janitor_interval_seconds
         try:
             await rescue_expired(runtime)
             if loop.time() - last_prune >= PRUNE_EVERY:
                 last_prune = loop.time()
                 await prune(runtime)
-        except Exception:  # noqa: BLE001 - try again next round
-            log.warning("janitor.failed", exc_info=True)
+            outage.ok()
+        except Exception as exc:  # noqa: BLE001 - try again next round
+            if is_database_unavailable(exc):
+                # one line per outage (not per round), and a jittered retry no later than the next round
+                wait = min(wait, outage.failed(exc))
+            else:
+                log.warning("janitor.failed", exc_info=True)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), runtime.settings.janitor_interval_seconds)
+            await asyncio.wait_for(stop.wait(), wait)

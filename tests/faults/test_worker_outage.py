@@ -17,6 +17,7 @@ from sqlalchemy import select
 from genloom.assembly import build_runtime, start_runtime
 from genloom.core.principal import ANONYMOUS
 from genloom.jobs import service
+from genloom.jobs.janitor import run_janitor_forever
 from genloom.jobs.models import WorkerRow
 from genloom.jobs.tables import events_t, jobs_t
 from genloom.jobs.worker import Worker
@@ -72,16 +73,18 @@ async def test_worker_survives_postgres_going_away(pg_runtime: Runtime, own_pg: 
     stop = asyncio.Event()
     worker = Worker(rt, concurrency=4, name="outage")
     run = asyncio.create_task(worker.run(stop))
+    janitor = asyncio.create_task(run_janitor_forever(rt, stop))
     try:
         sleepers = [await _create(rt, "sleep", {"seconds": 3}) for _ in range(3)]
         await _wait(rt, sleepers, "running", 20)
         await asyncio.to_thread(own_pg.stop)  # immediate shutdown: every connection cut mid-job
         await asyncio.sleep(2.5)  # each sleeper's next progress write fails; claims and heartbeats fail
         assert not run.done(), "the worker stopped with its database"
+        assert not janitor.done(), "the janitor stopped with its database"
         await asyncio.to_thread(own_pg.start)
         later = [await _create(rt, "noop", {"n": i}) for i in range(5)]
         done = await _wait(rt, sleepers + later, "succeeded", 60)
-        assert not run.done()
+        assert not run.done() and not janitor.done()
         # the outage was not the jobs' fault: the released sleepers still show their first attempt
         assert all(attempts == 1 for _, attempts in done.values()), done
         async with rt.db.reader.connect() as conn:
@@ -106,6 +109,7 @@ async def test_worker_survives_postgres_going_away(pg_runtime: Runtime, own_pg: 
     finally:
         stop.set()
         await asyncio.wait_for(run, 30)
+        await asyncio.wait_for(janitor, 30)
         await worker.shutdown(2)
 
 
