@@ -209,7 +209,7 @@ class Cluster:
             "GENLOOM_OPENAI_API_KEY": "test-key", "GENLOOM_IMAGE_MODEL": "dall-e-2",
             "GENLOOM_PROVIDER_READ_TIMEOUT": "2", "GENLOOM_PROVIDER_CONNECT_TIMEOUT": "2",
             "GENLOOM_BREAKER_COOLDOWN_SECONDS": "2", "GENLOOM_PROVIDER_PROBES": "false",
-            "GENLOOM_LEASE_SECONDS": "5", "GENLOOM_JANITOR_INTERVAL_SECONDS": "1", "GENLOOM_HEARTBEAT_SECONDS": "2",
+            "GENLOOM_LEASE_SECONDS": "10", "GENLOOM_JANITOR_INTERVAL_SECONDS": "1", "GENLOOM_HEARTBEAT_SECONDS": "2",
             "GENLOOM_SHUTDOWN_GRACE_SECONDS": "3", "GENLOOM_POLL_INTERVAL_SECONDS": "0.5",
             "GENLOOM_EVENT_POLL_SECONDS": "0.5", "GENLOOM_RETRY_BASE_SECONDS": "0.2",
             "GENLOOM_RETRY_CAP_SECONDS": "2", "GENLOOM_DB_POOL_SIZE": "5", "GENLOOM_LOG_LEVEL": "WARNING",
@@ -219,7 +219,7 @@ class Cluster:
                       "GENLOOM_REDIS_PREFIX": "cluster"}
         return genloom_env(self.pg.url, self.root, **extra)
 
-    def wait_api(self, api: Proc, timeout: float = 60.0) -> None:
+    def wait_api(self, api: Proc, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if not api.alive():

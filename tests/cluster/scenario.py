@@ -1,0 +1,389 @@
+"""The fault run over a :class:`~tests.cluster.harness.Cluster`: jobs created over HTTP through every API
+replica, SSE clients following the whole event log on each replica, faults at seeded random moments, then the
+proofs (every job finished, nothing run twice for one claim, no event missing or repeated for any client,
+storage and rows agree) as figures in a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.cluster.harness import Cluster, worker_dead_lines
+
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+@dataclass
+class Report:
+    jobs: int = 0
+    top_level: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    failed_without_reason: int = 0
+    unfinished: int = 0
+    claims: int = 0
+    double_runs: int = 0
+    image_calls: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+    lease_rescues: int = 0
+    rescue_delays: list[float] = field(default_factory=list)
+    released_for_outage: int = 0
+    attempts_used: Counter[int] = field(default_factory=Counter)
+    http_statuses: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    id_holes: int = 0
+    late_commits: int = 0
+    sse_clients: int = 0
+    sse_missing: int = 0
+    sse_repeated: int = 0
+    sse_reconnects: int = 0
+    sse_resume_seconds: list[float] = field(default_factory=list)
+    objects: int = 0
+    orphan_objects: int = 0
+    missing_objects: int = 0
+    died_on_their_own: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def ok(self) -> bool:
+        return not (self.failed_without_reason or self.unfinished or self.double_runs or self.sse_missing
+                    or self.sse_repeated or self.orphan_objects or self.missing_objects or self.died_on_their_own
+                    or self.http_statuses.get("500"))
+
+    def table(self, title: str) -> str:
+        rescue = (f"{min(self.rescue_delays):.1f}–{max(self.rescue_delays):.1f} s" if self.rescue_delays else "–")
+        resume = (f"{min(self.sse_resume_seconds):.2f}–{max(self.sse_resume_seconds):.2f} s"
+                  if self.sse_resume_seconds else "–")
+        rows = [
+            ("jobs (top-level + batch children)", f"{self.jobs} ({self.top_level} created over HTTP)"),
+            ("ended", ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))),
+            ("failed without a reason / unfinished", f"{self.failed_without_reason} / {self.unfinished}"),
+            ("claims / bodies run twice for one claim", f"{self.claims} / {self.double_runs}"),
+            ("attempts used (jobs by count)", ", ".join(f"{k}: {v}" for k, v in sorted(self.attempts_used.items()))),
+            ("lease rescues after worker kills (kill → rescue)", f"{self.lease_rescues} ({rescue})"),
+            ("jobs released by a database outage (no attempt used)", str(self.released_for_outage)),
+            ("image provider calls / injected faults", f"{self.image_calls} / "
+             + ", ".join(f"{k} {v}" for k, v in sorted(self.injected.items()))),
+            ("HTTP answers while creating", ", ".join(f"{k} {v}" for k, v in sorted(self.http_statuses.items()))),
+            ("events / id holes (rolled back) / late commits", f"{self.events} / {self.id_holes} / {self.late_commits}"),
+            ("SSE clients / reconnects / resume after replica kill", f"{self.sse_clients} / {self.sse_reconnects} / {resume}"),
+            ("SSE events missing / repeated", f"{self.sse_missing} / {self.sse_repeated}"),
+            ("objects in S3 / orphaned / rows without object", f"{self.objects} / {self.orphan_objects} / {self.missing_objects}"),
+            ("processes that died on their own", str(len(self.died_on_their_own))),
+            ("wall time", f"{self.seconds:.1f} s"),
+        ]
+        width = max(len(r[0]) for r in rows)
+        lines = [title, *[f"  {name.ljust(width)}  {value}" for name, value in rows], "  faults:"]
+        lines += [f"    {f}" for f in self.faults]
+        return "\n".join(lines)
+
+
+# --- load -------------------------------------------------------------------------------------------------------
+
+
+def job_bodies(count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """A mix per 20: 6 noop, 8 sleep (one told to fail once), 5 image.generate, 1 batch of 5 sleeps."""
+    bodies: list[dict[str, Any]] = []
+    for i in range(count):
+        slot = i % 20
+        if slot < 6:
+            bodies.append({"kind": "noop", "input": {"n": i}})
+        elif slot < 14:
+            sleep: dict[str, Any] = {"seconds": round(rng.uniform(0.2, 2.0), 2)}
+            if slot == 13:
+                sleep |= {"fail": "retryable", "fail_times": 1}
+            bodies.append({"kind": "sleep", "input": sleep})
+        elif slot < 19:
+            bodies.append({"kind": "image.generate",
+                           "input": {"prompt": f"cluster picture {i}", "polish": False, "width": 256, "height": 256}})
+        else:
+            bodies.append({"kind": "sleep", "inputs": [{"seconds": 0.3} for _ in range(5)]})
+    rng.shuffle(bodies)
+    return bodies
+
+
+async def create_all(cluster: Cluster, bodies: list[dict[str, Any]], window: float, report: Report) -> list[str]:
+    """POST every body over the window, alternating replicas; a refused or lost request is sent again with the
+    same Idempotency-Key (to the other replica), so each body makes exactly one job."""
+    ids: list[str] = []
+    gap = window / max(1, len(bodies))
+
+    async def one(client: httpx.AsyncClient, index: int, body: dict[str, Any]) -> None:
+        key = uuid.uuid4().hex
+        deadline = time.monotonic() + 240
+        attempt = 0
+        last = ""
+        while True:
+            base = cluster.bases[(index + attempt) % len(cluster.bases)]
+            attempt += 1
+            try:
+                response = await client.post(f"{base}/v1/jobs", json=body, headers={"Idempotency-Key": key})
+                report.http_statuses[str(response.status_code)] += 1
+                last = f"{response.status_code} {response.text[:200]}"
+                if response.status_code == 202:
+                    ids.append(str(response.json()["id"]))
+                    return
+                assert response.status_code in (429, 502, 503, 504), (response.status_code, response.text)
+            except httpx.HTTPError as exc:
+                report.http_statuses[type(exc).__name__] += 1
+                last = f"{type(exc).__name__} on {base}"
+            assert time.monotonic() < deadline, f"could not create {body}: last answer {last}"
+            await asyncio.sleep(0.2)
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        tasks = []
+        for index, body in enumerate(bodies):
+            tasks.append(asyncio.create_task(one(client, index, body)))
+            await asyncio.sleep(gap)
+        await asyncio.gather(*tasks)
+    return ids
+
+
+# --- SSE followers ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Follower:
+    """Follows ``GET /v1/events`` from event 0; on any disconnect it resumes on the other replica with
+    Last-Event-ID (and keeps alternating while one is down)."""
+
+    cluster: Cluster
+    home: int
+    ids: list[int] = field(default_factory=list)
+    reconnects: int = 0
+    resumes: list[float] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        turn = self.home
+        lost_at: float | None = None
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=30)) as client:
+            while not self.stop.is_set():
+                base = self.cluster.bases[turn % len(self.cluster.bases)]
+                headers = {"Accept": "text/event-stream"}
+                params = {} if self.ids else {"after": "0"}
+                if self.ids:
+                    headers["Last-Event-ID"] = str(self.ids[-1])
+                try:
+                    async with client.stream("GET", f"{base}/v1/events", headers=headers, params=params) as response:
+                        if response.status_code != 200:
+                            raise httpx.HTTPStatusError("not 200", request=response.request, response=response)
+                        if lost_at is not None:
+                            self.resumes.append(time.monotonic() - lost_at)
+                            lost_at = None
+                        async for line in response.aiter_lines():
+                            if line.startswith("id:"):
+                                self.ids.append(int(line[3:].strip()))
+                            if self.stop.is_set():
+                                return
+                except (TimeoutError, httpx.HTTPError):
+                    pass
+                if self.stop.is_set():
+                    return
+                self.reconnects += 1
+                lost_at = lost_at or time.monotonic()
+                turn += 1  # the other replica
+                await asyncio.sleep(0.05)
+
+
+# --- gaps -------------------------------------------------------------------------------------------------------
+
+
+async def force_gaps(dsn: str, stop: asyncio.Event, report: Report, rng: random.Random) -> None:
+    """Another writer whose event inserts mostly roll back (sequence holes) and sometimes commit later than the
+    hub waits for a hole (a late commit, delivered late): the two cases the hub's gap handling exists for."""
+    while not stop.is_set():
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            try:
+                tx = conn.transaction()
+                await tx.start()
+                await conn.execute(
+                    "INSERT INTO job_events (job_id, owner_id, type, data, created_at) "
+                    "VALUES ('gap-probe', 'public', 'log', $1::jsonb, now())", json.dumps({"probe": True}))
+                if rng.random() < 0.2:
+                    await asyncio.sleep(2.5)
+                    await tx.commit()
+                    report.late_commits += 1
+                else:
+                    await asyncio.sleep(rng.uniform(0, 0.3))
+                    await tx.rollback()
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            pass  # the database is being restarted
+        await asyncio.sleep(rng.uniform(0.3, 0.8))
+
+
+# --- faults -----------------------------------------------------------------------------------------------------
+
+
+async def inject_faults(cluster: Cluster, window: float, rng: random.Random, report: Report,
+                        kills: list[float]) -> None:
+    """At seeded random moments in the window: SIGKILL two workers and one API replica (each restarted), restart
+    PostgreSQL with nothing restarted, and with Redis on, SIGKILL Redis (started again after 3 s)."""
+    start = time.monotonic()
+    plan: list[tuple[float, str]] = [
+        (rng.uniform(0.15, 0.25), "kill worker0"), (rng.uniform(0.30, 0.40), "kill api0"),
+        (rng.uniform(0.45, 0.55), "restart postgres"), (rng.uniform(0.65, 0.75), "kill worker1"),
+    ]
+    if cluster.use_redis:
+        plan.append((rng.uniform(0.80, 0.85), "kill redis"))
+    restarts: list[asyncio.Task[None]] = []
+    for at, what in sorted(plan):
+        await asyncio.sleep(max(0.0, start + at * window - time.monotonic()))
+        t0 = time.monotonic() - start
+        if what.startswith("kill worker"):
+            proc = cluster.workers[int(what[-1])]
+            proc.kill()
+            kills.append(time.time())
+            await asyncio.sleep(1.0)
+            proc.start()
+        elif what == "kill api0":
+            proc = cluster.apis[0]
+            proc.kill()
+            await asyncio.sleep(2.0)
+            proc.start()
+            # back in the background: the plan's next faults keep their moments however slow start-up is
+            restarts.append(asyncio.create_task(asyncio.to_thread(cluster.wait_api, proc)))
+        elif what == "restart postgres":
+            assert cluster.pg is not None
+            await asyncio.to_thread(cluster.pg.restart)
+        elif what == "kill redis":
+            cluster.kill_redis()
+            await asyncio.sleep(3.0)
+            cluster.start_redis()
+        report.faults.append(f"{t0:6.1f} s  {what}")
+    await asyncio.gather(*restarts)
+
+
+# --- proofs -----------------------------------------------------------------------------------------------------
+
+
+async def _wait_finished(conn: asyncpg.Connection, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = await conn.fetchval("SELECT count(*) FROM jobs WHERE status NOT IN ('succeeded', 'failed', 'canceled')")
+        if left == 0:
+            return
+        await asyncio.sleep(1.0)
+
+
+async def prove(cluster: Cluster, dsn: str, top_ids: list[str], followers: list[Follower], report: Report,
+                kills: list[float]) -> None:
+    assert cluster.flaky is not None
+    conn = await asyncpg.connect(dsn)
+    try:
+        await _wait_finished(conn, 180)
+        jobs = await conn.fetch("SELECT id, kind, status, error, attempts, input, is_batch FROM jobs")
+        report.jobs = len(jobs)
+        report.top_level = len(top_ids)
+        for job in jobs:
+            report.by_status[job["status"]] += 1
+            if job["status"] not in TERMINAL:
+                report.unfinished += 1
+            if job["status"] == "failed":
+                error = json.loads(job["error"]) if isinstance(job["error"], str) else job["error"]
+                if not error or not error.get("code") or not error.get("message"):
+                    report.failed_without_reason += 1
+            if not job["is_batch"]:
+                report.attempts_used[int(job["attempts"])] += 1
+        missing_top = set(top_ids) - {j["id"] for j in jobs}
+        report.unfinished += len(missing_top)
+        # Executions: every body run that holds the lease writes its first phase (sleep: "sleeping", image:
+        # "prompting") right after its claim's "started" event; two such phases under one claim = a double run.
+        events = await conn.fetch("SELECT id, job_id, type, data, created_at FROM job_events ORDER BY id")
+        per_claim: dict[str, int] = defaultdict(int)
+        first_phase = {"sleeping", "prompting"}
+        for event in events:
+            data = json.loads(event["data"]) if isinstance(event["data"], str) else event["data"]
+            if event["type"] == "started":
+                report.claims += 1
+                per_claim[event["job_id"]] = 0
+            elif event["type"] == "phase" and data.get("phase") in first_phase:
+                per_claim[event["job_id"]] += 1
+                if per_claim[event["job_id"]] > 1:
+                    report.double_runs += 1
+            elif event["type"] == "retrying" and data.get("reason") == "lease_expired":
+                report.lease_rescues += 1
+                rescued = event["created_at"].timestamp()
+                before = [k for k in kills if k <= rescued]
+                if before:
+                    report.rescue_delays.append(rescued - max(before))
+            elif event["type"] == "retrying" and data.get("reason") == "database_unavailable":
+                report.released_for_outage += 1
+        # image bodies seen by the provider: never more answered images than claims of that job
+        claims_by_job = Counter(e["job_id"] for e in events if e["type"] == "started")
+        prompts = {json.loads(j["input"])["prompt"] if isinstance(j["input"], str) else j["input"]["prompt"]: j["id"]
+                   for j in jobs if j["kind"] == "image.generate"}
+        for prompt, answered in cluster.flaky.ok_by_prompt.items():
+            if answered > claims_by_job.get(prompts.get(prompt, ""), 0):
+                report.double_runs += 1
+        report.image_calls = cluster.flaky.calls
+        report.injected = cluster.flaky.injected
+        ids = [int(e["id"]) for e in events]
+        report.events = len(ids)
+        report.id_holes = (ids[-1] - ids[0] + 1 - len(ids)) if ids else 0
+        # SSE: each follower has every stored event exactly once
+        newest = ids[-1] if ids else 0
+        deadline = time.monotonic() + 30
+        while any((f.ids[-1] if f.ids else 0) < newest for f in followers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        for follower in followers:
+            follower.stop.set()
+        expected = set(ids)
+        for follower in followers:
+            seen = Counter(follower.ids)
+            report.sse_repeated += sum(n - 1 for n in seen.values() if n > 1)
+            report.sse_missing += len(expected - set(seen))
+            report.sse_reconnects += follower.reconnects
+            report.sse_resume_seconds += follower.resumes
+        report.sse_clients = len(followers)
+        # storage: every object has its row, every row its object
+        keys = {r["key"] for r in await conn.fetch("SELECT key FROM assets")}
+        stored = await asyncio.to_thread(cluster.s3_keys)
+        report.objects = len(stored)
+        report.orphan_objects = len(stored - keys)
+        report.missing_objects = len(keys - stored)
+    finally:
+        await conn.close()
+    report.died_on_their_own = worker_dead_lines(cluster)
+
+
+async def run(cluster: Cluster, *, jobs: int, window: float, seed: int, followers_per_replica: int = 2) -> Report:
+    """Create ``jobs`` bodies over ``window`` seconds with the faults, then prove; returns the figures."""
+    assert cluster.pg is not None
+    report = Report()
+    rng = random.Random(seed)
+    dsn = cluster.pg.url.replace("postgresql+asyncpg://", "postgresql://")
+    started = time.monotonic()
+    followers = [Follower(cluster, home=i % len(cluster.apis))
+                 for i in range(followers_per_replica * len(cluster.apis))]
+    follower_tasks = [asyncio.create_task(f.run()) for f in followers]
+    stop_gaps = asyncio.Event()
+    gaps = asyncio.create_task(force_gaps(dsn, stop_gaps, report, random.Random(seed + 1)))
+    kills: list[float] = []
+    faults = asyncio.create_task(inject_faults(cluster, window, random.Random(seed + 2), report, kills))
+    try:
+        top_ids = await create_all(cluster, job_bodies(jobs, rng), window, report)
+        await faults
+        stop_gaps.set()
+        await gaps
+        await prove(cluster, dsn, top_ids, followers, report, kills)
+    finally:
+        for follower in followers:
+            follower.stop.set()
+        for task in [*follower_tasks, gaps, faults]:
+            task.cancel()
+        await asyncio.gather(*follower_tasks, gaps, faults, return_exceptions=True)
+    report.seconds = time.monotonic() - started
+    return report
