@@ -53,7 +53,8 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
 surface = Surface(
     name="huaban",
     routers=(routes_media.router, routes_artworks.router, routes_generation.router, routes_growth.router),
-    errors=ErrorShape(errors.matches, errors.render_error),
+    errors=ErrorShape(errors.matches, errors.render_error, media_type="application/json",
+                      schema=errors.ERROR_SCHEMA),
     lifespan=_lifespan,
     openapi_tags=({"name": "HuaBan", "description": "HuaBan: anonymous clients (X-Client-Id), presigned uploads, "
                    "artworks and gallery, drawing + voice → story → video, analyses, growth reports."},),
