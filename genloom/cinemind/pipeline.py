@@ -76,8 +76,9 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
 
     await ctx.set_phase("generate", 10)
 
-    async def on_progress(fraction: float, _phase: str | None) -> None:
-        await ctx.report(10 + 70 * max(0.0, min(1.0, fraction)))
+    async def on_progress(fraction: float, step: str | None) -> None:
+        # the provider's own step (the running ComfyUI node…) shows as a sub-phase: "generate: KSampler"
+        await ctx.report(10 + 70 * max(0.0, min(1.0, fraction)), f"generate: {step}" if step else None)
 
     image_provider = runtime.providers.image
     result = await image_provider.generate(

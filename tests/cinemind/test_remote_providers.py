@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from genloom.app import create_app
 from genloom.assembly import build_runtime, start_runtime
 from genloom.cinemind.models import GraphResult
+from genloom.jobs.models import JobEvent
 from genloom.runtime import Runtime
 from tests.conftest import drain, make_settings
 from tests.fakes.base import FakeServer
@@ -73,6 +74,12 @@ async def test_qwen_prompt_and_wan_images(remote: tuple[httpx.AsyncClient, Runti
     assert wan["input"]["prompt"] == result["promptEn"] and wan["parameters"]["n"] == 2
     meta = (await client.get(f"/media/file-meta/{result['graphIds'][0]}")).json()["data"]
     assert (meta["width"], meta["height"]) == (768, 768) and meta["params"]["model"] == "wan2.2-t2i-flash"
+    # the provider's own steps (Wan's task states) show as sub-phases of "generate"
+    async with rt.db.read_session() as session:
+        phases = set((await session.execute(select(JobEvent.data["phase"].as_string()).where(
+            JobEvent.job_id == task["taskId"], JobEvent.type == "phase"))).scalars())
+    assert {"prompt", "generate", "store", "record"} <= phases, phases
+    assert any(phase.startswith("generate: ") for phase in phases), phases
 
 
 async def test_failed_provider_task_leaves_nothing(remote: tuple[httpx.AsyncClient, Runtime],
