@@ -23,7 +23,11 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One write session per request: committed when the handler returns, rolled back if it raises."""
+    """One write session per request: committed when the handler returns, rolled back if it raises.
+
+    Used through ``SessionDep``, whose ``scope="function"`` makes FastAPI leave this block once the response is
+    built and **before** it is sent: a 2xx means committed, and a failed commit reaches the error handlers as the
+    route's 5xx (docs/transactions.md)."""
     async with request.app.state.runtime.db.session() as session:
         yield session
 
@@ -35,5 +39,6 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+#: the write session: commits before the answer is sent (the default "request" scope would commit after it)
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
