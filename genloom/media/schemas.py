@@ -41,6 +41,8 @@ class AssetRead(BaseModel):
 
 
 class AssetList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"items": [ASSET_EXAMPLE], "next_cursor": None}})
+
     items: list[AssetRead]
     next_cursor: str | None
 

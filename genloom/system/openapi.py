@@ -108,6 +108,7 @@ def shape(doc: dict[str, Any], app: FastAPI, settings: Settings, shapes: list[Er
             if mode is not None:
                 operation["security"] = _security(mode)
             _document_errors(path, method, operation, shapes)
+            _example_responses(operation, schemas)
             for param in operation.get("parameters", []):
                 _forbid_nul(param.get("schema", {}))
                 if "example" not in param and "examples" not in param:
@@ -195,6 +196,57 @@ def _document_errors(path: str, method: str, operation: dict[str, Any], shapes: 
         if example is not None:
             content["example"] = example
         response["content"] = {media_type: content}
+
+
+# --- response examples ---------------------------------------------------------------------------------
+
+_NO_EXAMPLE = object()
+
+
+def _derive(schema: Schema, schemas: dict[str, Schema], depth: int = 0) -> Any:
+    """An example value built from the schema's own examples (and defaults), or _NO_EXAMPLE."""
+    if depth > 6:
+        return _NO_EXAMPLE
+    if "$ref" in schema:
+        return _derive(schemas.get(schema["$ref"].rsplit("/", 1)[-1], {}), schemas, depth + 1)
+    if "example" in schema:
+        return schema["example"]
+    if isinstance(schema.get("examples"), list) and schema["examples"]:
+        return schema["examples"][0]
+    if "default" in schema:
+        return schema["default"]
+    if "anyOf" in schema:
+        for option in schema["anyOf"]:
+            value = _derive(option, schemas, depth + 1)
+            if value is not _NO_EXAMPLE:
+                return value
+        return _NO_EXAMPLE
+    if schema.get("type") == "array" and "items" in schema:
+        item = _derive(schema["items"], schemas, depth + 1)
+        return _NO_EXAMPLE if item is _NO_EXAMPLE else [item]
+    if schema.get("type") == "object" and schema.get("properties"):
+        out: dict[str, Any] = {}
+        for name, sub in schema["properties"].items():
+            value = _derive(sub, schemas, depth + 1)
+            if value is _NO_EXAMPLE:
+                if name in schema.get("required", []):
+                    return _NO_EXAMPLE
+                continue
+            out[name] = value
+        return out
+    return _NO_EXAMPLE
+
+
+def _example_responses(operation: dict[str, Any], schemas: dict[str, Schema]) -> None:
+    """A JSON success answer without an example gets one built from its schema's examples (cineMind's envelope
+    around a node, a page of assets, …): every response is documented by a true example."""
+    for status, response in operation.get("responses", {}).items():
+        content = (response.get("content") or {}).get("application/json")
+        if not status.startswith("2") or not content or "example" in content or "examples" in content:
+            continue
+        value = _derive(content.get("schema", {}), schemas)
+        if value is not _NO_EXAMPLE:
+            content["example"] = value
 
 
 # --- strings and examples ----------------------------------------------------------------------------------

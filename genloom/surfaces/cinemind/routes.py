@@ -41,7 +41,7 @@ BRIEF_EXAMPLES = {
     "chinese-keys": {
         "summary": "A brief with Chinese keys",
         "value": {"主体": "雨夜的霓虹街道，一位撑伞的少女", "场景": "赛博朋克城市", "比例": "16:9", "风格": ["电影感", "动漫"],
-                  "数量": 2, "种子": 42, "负面提示": "模糊，低质量", "关联节点": [_TASK_ID]},
+                  "数量": 2, "种子": 42, "负面提示": "模糊，低质量"},
     },
     "frontend": {"summary": "The frontend's fields", "value": {"prompts": {"zh": "月光下的竹林", "en": "a bamboo forest under moonlight"},
                                                                  "分辨率": "1024x768"}},

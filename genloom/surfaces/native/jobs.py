@@ -19,6 +19,10 @@ from genloom.tasks.setting import apply_setting
 
 router = APIRouter(prefix="/v1", tags=["Jobs"])
 
+#: what POST /v1/jobs answers: the job as committed, before any worker touched it
+QUEUED_EXAMPLE = {**JOB_EXAMPLE, "status": "queued", "phase": None, "progress": 0, "attempts": 0, "result": None,
+                  "error": None, "started_at": None, "finished_at": None}
+
 
 def _problem(code: str, status: int, message: str) -> dict[str, Any]:
     example = {"type": f"https://genloom.dev/errors/{code}", "title": problem_title(status, code), "status": status,
@@ -33,7 +37,7 @@ INVALID: dict[int | str, dict[str, Any]] = {400: _problem("validation_error", 40
 
 @router.post(
     "/jobs", status_code=202, response_model=JobRead,
-    responses={**INVALID, 202: {"content": {"application/json": {"example": {**JOB_EXAMPLE, "status": "queued"}}}}},
+    responses={**INVALID, 202: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}},
     summary="Create a job or a batch",
 )
 async def create_job(
