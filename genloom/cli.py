@@ -18,6 +18,7 @@ from genloom.cinemind import cli as cinemind_cli
 from genloom.clitools import settings_from
 from genloom.core.settings import Settings, SettingsError, load_settings
 from genloom.identity import cli as identity_cli
+from genloom.ops import cli as ops_cli
 from genloom.search import cli as search_cli
 
 T = TypeVar("T")
@@ -352,6 +353,7 @@ def postman(output: Path) -> None:
 # feature commands (each module's ``register(group)`` adds its own)
 identity_cli.register(main)
 cinemind_cli.register(main)
+ops_cli.register(main)
 search_cli.register(main)
 
 
