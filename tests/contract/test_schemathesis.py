@@ -36,11 +36,13 @@ def _start(server: LiveGenloom, tmp_path: Path, name: str, *args: str) -> subpro
 
 @pytest.mark.slow
 @pytest.mark.timeout(480)
-def test_openapi_document_holds_for_every_caller(genloom_server: LiveGenloom, database_url: str, tmp_path: Path) -> None:
+def test_openapi_document_holds_for_every_caller(request: pytest.FixtureRequest, database_url: str,
+                                                 tmp_path: Path) -> None:
     if not database_url.startswith("sqlite"):
         # The document and the request checks are the same on every database, and the run takes minutes:
         # once, on the default database (every route's PostgreSQL behaviour is covered by its own tests).
         pytest.skip("schemathesis runs once, on SQLite")
+    genloom_server: LiveGenloom = request.getfixturevalue("genloom_server")
     # The three passes run at once against one server (their requests mostly wait on the server's password
     # hashing, so together they take little longer than one).
     passes = {
