@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_serve_on_an_empty_database_migrates_it_and_creates_jobs(empty_database_url: str, tmp_path: Path) -> None:
-    with serve(genloom_env(empty_database_url, tmp_path), workers=1) as base:
+    # a whole schema to create first: on a loaded machine that takes longer than an ordinary start
+    with serve(genloom_env(empty_database_url, tmp_path), workers=1, timeout=120) as base:
         health = httpx.get(f"{base}/health", timeout=10)
         assert (health.status_code, health.json()["status"], health.json()["schema"]) == (200, "ok", "current")
         created = httpx.post(f"{base}/v1/jobs", json={"kind": "noop", "input": {}}, timeout=10)
