@@ -41,7 +41,7 @@ def test_serve_refuses_a_schema_behind_in_one_line_when_auto_migrate_is_off(empt
     env = genloom_env(empty_database_url, tmp_path, GENLOOM_DB_AUTO_MIGRATE="false")
     for command in (("serve", "--port", str(free_port())), ("worker",)):
         done = subprocess.run(genloom_cmd(*command), env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+                              timeout=180)
         heads = "+".join(sorted(head_revisions()))
         assert done.returncode == 1, done.stderr
         assert done.stderr.strip().splitlines()[-1] == (
