@@ -28,7 +28,7 @@ def test_serve_on_an_empty_database_migrates_it_and_creates_jobs(empty_database_
         created = httpx.post(f"{base}/v1/jobs", json={"kind": "noop", "input": {}}, timeout=10)
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while (job := httpx.get(f"{base}/v1/jobs/{job_id}", timeout=10).json())["status"] != "succeeded":
             assert time.monotonic() < deadline, job
             time.sleep(0.05)
