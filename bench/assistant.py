@@ -44,11 +44,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: one pooled client for the direct path, as genloom keeps one connection pool per provider
+DIRECT = httpx.Client(timeout=60, headers={"Authorization": "Bearer k"})
+
+
 def first_direct(base: str) -> float:
     body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     started = time.perf_counter()
-    with httpx.stream("POST", f"{base}/chat/completions", json=body, headers={"Authorization": "Bearer k"},
-                      timeout=30) as response:
+    with DIRECT.stream("POST", f"{base}/chat/completions", json=body) as response:
         for line in response.iter_lines():
             if '"content": "' in line and '"content": ""' not in line:
                 return (time.perf_counter() - started) * 1000
@@ -74,8 +77,7 @@ def throughput(url: str, client: httpx.Client | None, pieces: int) -> float:
     count, started = 0, time.perf_counter()
     if client is None:
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-        with httpx.stream("POST", f"{url}/chat/completions", json=body, headers={"Authorization": "Bearer k"},
-                          timeout=60) as response:
+        with DIRECT.stream("POST", f"{url}/chat/completions", json=body) as response:
             count = sum(1 for line in response.iter_lines() if '"content": "p' in line)
     else:
         session = client.post("/assistant/sessions", json={}).json()["id"]
