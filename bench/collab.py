@@ -101,7 +101,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def row(name: str, result: dict[str, object], peak: float, idle: float) -> str:
-    samples = [float(v) for v in result["samples"]]  # type: ignore[union-attr]
+    samples = [float(v) for v in result["samples"]]  # type: ignore[attr-defined]
     return (f"| {name} | {len(samples)} | {statistics.median(samples):.1f} | {percentile(samples, 0.99):.1f} | "
             f"{max(samples):.1f} | {'yes' if result['converged'] else 'NO'} | {idle:.0f} | {peak:.0f} |")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -133,7 +134,7 @@ async def test_cancel_stops_the_provider_and_stores_the_partial_reply(
     state.pieces, state.delay = [f"w{i} " for i in range(40)], 0.1
     sid, headers = await _session(runtime, app_client)
 
-    async def consume() -> list[dict[str, object]]:
+    async def consume() -> list[dict[str, Any]]:
         r = await app_client.post(f"/assistant/sessions/{sid}/messages", json={"content": "long"},
                                   headers={**headers, "Accept": "text/event-stream"})
         return sse_events(r.text)
