@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from genloom.core.errors import UpstreamError
+from genloom.core.settings import Settings
 
 #: progress callback: (fraction 0.0–1.0, phase name or None)
 ProgressFn = Callable[[float, str | None], Awaitable[None]]
@@ -257,7 +258,7 @@ class Providers:
                 await close()
 
 
-def missing_settings(settings: Any, required: dict[str, str]) -> list[str]:
+def missing_settings(settings: Settings, required: dict[str, str]) -> list[str]:
     """The names (values of ``required``) of the settings (its keys) left empty: a remote provider's
     ``required_settings`` for the credentials every one of its capabilities needs."""
     return [name for field, name in required.items() if not getattr(settings, field)]

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from genloom.core.backoff import full_jitter
+from genloom.core.settings import Settings
 from genloom.providers.base import ProviderError, ProviderUnavailable
 
 log = logging.getLogger("genloom.providers")
@@ -137,8 +139,7 @@ def transport_error(provider: str, exc: Exception) -> ProviderError:
 def backoff_delay(attempt: int, *, base: float, cap: float, retry_after: float | None = None,
                   rng: random.Random | None = None) -> float:
     """Full jitter: uniform(0, min(cap, base * 2**(attempt-1))), but never less than Retry-After."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    delay = (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
+    delay = full_jitter(attempt, base=base, cap=cap, rng=rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_INLINE_RETRY_AFTER))
     return delay
@@ -272,7 +273,7 @@ class ProviderGuard:
         self.failures = 0
 
     @classmethod
-    def from_settings(cls, provider: str, settings: Any) -> ProviderGuard:
+    def from_settings(cls, provider: str, settings: Settings) -> ProviderGuard:
         return cls(
             provider,
             max_retries=settings.provider_max_retries,
@@ -397,7 +398,7 @@ class GuardRegistry:
     capability served by one provider shares its circuit breaker and concurrency limit, and tests never share
     state."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._guards: dict[str, ProviderGuard] = {}
         self.clients: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from genloom.core.settings import Settings
 from genloom.providers.base import ChatMessage, ProviderError, TextChunk, TextResult, VisionRequest, VisionResult
 from genloom.providers.http import call, iter_sse_data, make_client, openai_error, stream
 from genloom.providers.resilience import GuardRegistry, ProviderGuard, classify
@@ -24,7 +25,7 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 class CompatClient:
     """One credential on one OpenAI-style base URL, with the provider's guard."""
 
-    def __init__(self, settings: Any, *, provider: str, base_url: str, api_key: str, guard: ProviderGuard,
+    def __init__(self, settings: Settings, *, provider: str, base_url: str, api_key: str, guard: ProviderGuard,
                  http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.provider = provider
@@ -48,7 +49,7 @@ class CompatClient:
 Maker = Callable[["CompatClient", str], Any]
 
 
-def build_compat(settings: Any, capability: str, *, provider: str, base_url: str, api_key: str,
+def build_compat(settings: Settings, capability: str, *, provider: str, base_url: str, api_key: str,
                  defaults: Mapping[str, str], makers: Mapping[str, Maker], guards: GuardRegistry) -> Any:
     """The provider for ``capability`` of an OpenAI-style ``provider``: one :class:`CompatClient` (and guard) per
     process is shared by all its capabilities; the model is ``{capability}_model`` or the provider's default."""
