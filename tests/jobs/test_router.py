@@ -31,7 +31,7 @@ async def test_validation_errors_are_problem_json(client: httpx.AsyncClient) -> 
         ({"kind": "image.generate", "input": {"prompt": ""}}, "input.prompt"),
         ({"kind": "image.generate", "input": {"prompt": "x", "count": 9}}, "input.count"),
         ({"kind": "nope", "input": {}}, "kind"),
-        ({"kind": "noop"}, "input"),
+        ({"kind": "image.generate"}, "input.prompt"),  # no input is an empty one, which lacks a prompt
         ({"kind": "noop", "input": {}, "priority": "high"}, "priority"),
         ({"kind": "noop", "input": {}, "inputs": [{}]}, None),
     ]
