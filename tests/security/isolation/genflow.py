@@ -6,21 +6,24 @@ route in neither."""
 
 from __future__ import annotations
 
-from tests.security.isolation.matrix import Case, Context
+import asyncio
+import json
+import uuid
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.security.isolation.matrix import Case, Context, Custom, Owned, Unowned
 
 OWNER = "owner"
-ROUTES: dict[str, Case] = {}
+#: every GenFlow route needs a signed-in user: callers without one are turned away before any lookup
+NO_USER = ("other_client", "anonymous")
 AWAITING: tuple[str, ...] = (
-    "POST /articles", "GET /articles", "GET /articles/search", "GET /articles/{article_id}",
-    "PUT /articles/{article_id}", "PATCH /articles/{article_id}", "DELETE /articles/{article_id}",
-    "POST /articles/{article_id}/restore", "GET /articles/{article_id}/versions",
-    "GET /articles/{article_id}/versions/{n}", "GET /articles/{article_id}/diff",
-    "POST /articles/{article_id}/versions/{n}/restore", "PUT /articles/{article_id}/collaborators/{user_id}",
-    "DELETE /articles/{article_id}/collaborators/{user_id}", "GET /articles/{article_id}/presence",
-    "WS /ws/articles/{article_id}", "WS /ws/{client_id}",
-    "POST /assistant/sessions", "GET /assistant/sessions", "GET /assistant/sessions/{session_id}",
-    "DELETE /assistant/sessions/{session_id}", "GET /assistant/sessions/{session_id}/messages",
-    "POST /assistant/sessions/{session_id}/messages", "GET /assistant/sessions/{session_id}/messages/{message_id}",
+    "GET /articles/{article_id}/presence", "WS /ws/articles/{article_id}", "POST /assistant/sessions",
+    "GET /assistant/sessions", "GET /assistant/sessions/{session_id}", "DELETE /assistant/sessions/{session_id}",
+    "GET /assistant/sessions/{session_id}/messages", "POST /assistant/sessions/{session_id}/messages",
+    "GET /assistant/sessions/{session_id}/messages/{message_id}",
     "GET /assistant/sessions/{session_id}/messages/{message_id}/stream",
     "POST /assistant/sessions/{session_id}/messages/{message_id}/cancel", "POST /assistant/analyze",
     "POST /assistant/complete", "GET /assistant/usage",
@@ -28,4 +31,65 @@ AWAITING: tuple[str, ...] = (
 
 
 async def create(ctx: Context, owner: str) -> dict[str, str]:
-    return {"marker": ""}
+    """A draft article of the owner's whose title and text carry the marker (drafts are private)."""
+    marker = f"isolation{uuid.uuid4().hex[:12]}"
+    r = await ctx.client.post("/articles", json={"title": f"草稿 {marker}", "content": f"{marker}\n第一行\n"},
+                              headers=ctx.headers[owner])
+    assert r.status_code == 201, r.text
+    article = r.json()
+    r = await ctx.client.put(f"/articles/{article['id']}", json={"content": f"{marker}\n第二行\n", "version": 1},
+                             headers=ctx.headers[owner])
+    assert r.status_code == 200, r.text
+    return {"marker": marker, "article_id": article["id"], "n": "1", "user_id": article["authorId"],
+            "client_id": "isolation-device"}
+
+
+async def _channel_room_refused(ctx: Context, mine: dict[str, str]) -> None:
+    """Another user joining (or resuming) the owner's draft room gets an error frame and no message of it."""
+    token = ctx.headers["other_user"].get("Authorization", "").removeprefix("Bearer ")
+    base = ctx.url.replace("http://", "ws://") + f"/ws/isolation-other?token={token}"
+    room = f"article:{mine['article_id']}"
+    async with connect(base) as ws:
+        for frame in ({"type": "join", "room": room}, {"type": "resume", "room": room, "after": 0},
+                      {"type": "publish", "room": room, "data": "x"}):
+            await ws.send(json.dumps(frame))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            assert answer == {"type": "error", "code": "room_forbidden", "message": answer["message"]}, answer
+    for caller in ("other_client", "anonymous"):  # no user token: closed before any frame
+        async with connect(ctx.url.replace("http://", "ws://") + "/ws/isolation-anon") as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 20)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4401, caller
+
+
+async def _lists_hide_drafts(ctx: Context, mine: dict[str, str]) -> None:
+    """Lists and search never show another's draft (id or marker); the owner's and an admin's do. (A Listing
+    would also look for the version number "1" among the values, which every answer contains.)"""
+    secret = {mine["article_id"], mine["marker"]}
+    for path, query in (("/articles", {"limit": 100}), ("/articles/search", {"q": mine["marker"]})):
+        for caller in ("other_user", "other_client", "anonymous"):
+            r = await ctx.client.get(path, params=query, headers=ctx.headers[caller])
+            assert r.status_code in ((200,) if caller == "other_user" else (401,)), (path, caller, r.text[:300])
+            assert not any(s in r.text for s in secret), (path, caller, r.text[:300])
+        for caller in ("owner", "admin"):
+            r = await ctx.client.get(path, params=query, headers=ctx.headers[caller])
+            assert r.status_code == 200 and all(s in r.text for s in secret), (path, caller, r.text[:300])
+
+
+ROUTES: dict[str, Case] = {
+    "POST /articles": Unowned("creates the caller's own article; the reads below prove the scoping"),
+    "GET /articles": Custom(_lists_hide_drafts),
+    "GET /articles/search": Custom(_lists_hide_drafts),
+    "GET /articles/{article_id}": Owned(refused=NO_USER),
+    "PUT /articles/{article_id}": Owned(refused=NO_USER, json={"content": "taken over", "version": 2}, destructive=True),
+    "PATCH /articles/{article_id}": Owned(refused=NO_USER, json={"title": "taken over"}, destructive=True),
+    "DELETE /articles/{article_id}": Owned(refused=NO_USER, ok=(204,), destructive=True),
+    "POST /articles/{article_id}/restore": Owned(refused=NO_USER),
+    "GET /articles/{article_id}/versions": Owned(refused=NO_USER),
+    "GET /articles/{article_id}/versions/{n}": Owned(refused=NO_USER),
+    "GET /articles/{article_id}/diff": Owned(refused=NO_USER),
+    "POST /articles/{article_id}/versions/{n}/restore": Owned(refused=NO_USER, destructive=True),
+    "PUT /articles/{article_id}/collaborators/{user_id}": Owned(refused=NO_USER, ok=(400,), admin_sees=False),
+    "DELETE /articles/{article_id}/collaborators/{user_id}": Owned(refused=NO_USER, destructive=True),
+    "WS /ws/{client_id}": Custom(_channel_room_refused),
+}
