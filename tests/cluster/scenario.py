@@ -132,7 +132,8 @@ async def create_all(cluster: Cluster, bodies: list[dict[str, Any]], window: flo
                 if response.status_code == 202:
                     ids.append(str(response.json()["id"]))
                     return
-                assert response.status_code in (429, 502, 503, 504), (response.status_code, response.text)
+                if response.status_code not in (429, 502, 503, 504):
+                    raise AssertionError(f"{response.status_code} {response.text}\n{cluster.logs(6000)}")
             except httpx.HTTPError as exc:
                 report.http_statuses[type(exc).__name__] += 1
                 last = f"{type(exc).__name__} on {base}"
