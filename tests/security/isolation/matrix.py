@@ -51,7 +51,8 @@ class Context:
 class Owned:
     """A route that reads or changes one resource named by its path parameters.
 
-    Foreign callers get 404 (401 when ``refused`` lists them: the route turns them away before any lookup).
+    Foreign callers get 404 (401 when ``refused`` lists them: the route turns them away before any lookup;
+    ``refusal`` is that status where it is not 401 — HuaBan answers a missing client id with 400).
     The owner gets one of ``ok``. ``destructive`` routes run for the owner on a fresh resource, after every
     foreign attempt on the shared one. ``admin_sees``: an administrator (``*:read:any``) gets ``ok`` too."""
 
@@ -62,6 +63,7 @@ class Owned:
     destructive: bool = False
     admin_sees: bool = True
     refused: tuple[str, ...] = ()
+    refusal: tuple[int, ...] = (401,)
 
 
 @dataclass(frozen=True)

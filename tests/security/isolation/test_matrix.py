@@ -117,7 +117,7 @@ async def _check_route(ctx: Context, module: ModuleType, key: str, case: Any, mi
         r = await send(ctx, caller, method, path, case, mine)
         body = dump(r)
         if isinstance(case, Owned):
-            allowed = (404, 401) if caller in case.refused else (404,)
+            allowed = (404, *case.refusal) if caller in case.refused else (404,)
             assert r.status_code in allowed, \
                 f"{key} as {caller}: {r.status_code} {body[:400]} (foreign ids must answer 404)"
         else:
