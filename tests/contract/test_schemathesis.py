@@ -17,6 +17,9 @@ from tests.contract.conftest import LiveGenloom
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
+#: HuaBan's operations: its callers are client ids, and without one each answers 400 `client_id_required` (but
+#: POST /init), so only the client-id pass fuzzes them (docs/security.md)
+HUABAN = "^/(init|upload/|media/commit|media/upload|images|artworks|gallery|generation/|ai/|grow/)"
 
 
 def _st() -> str:
@@ -28,8 +31,10 @@ def _st() -> str:
 
 def _start(server: LiveGenloom, tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
     report = tmp_path / f"schemathesis-{name}"
+    # Every check is on through schemathesis.toml (`[checks] enabled = true`): `--checks all` here would also
+    # switch back on the checks its per-operation blocks turn off (a check named on the command line wins).
     cmd = [_st(), "--config-file", str(CONFIG), "--no-color", "run", f"{server.url}/openapi.json",
-           "--checks", "all", "--generation-with-security-parameters", "false",
+           "--generation-with-security-parameters", "false",
            "--report", "junit", "--report-dir", str(report), *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
 
@@ -47,9 +52,9 @@ def test_openapi_document_holds_for_every_caller(request: pytest.FixtureRequest,
     # hashing, so together they take little longer than one).
     passes = {
         # no credentials at all, and schemathesis does not make up Bearer tokens or client ids
-        "anonymous": _start(genloom_server, tmp_path, "anonymous"),
+        "anonymous": _start(genloom_server, tmp_path, "anonymous", "--exclude-path-regex", HUABAN),
         # a signed-in user; POST /auth/logout would end this pass's own sign-in (the other passes fuzz it)
-        "user": _start(genloom_server, tmp_path, "user",
+        "user": _start(genloom_server, tmp_path, "user", "--exclude-path-regex", HUABAN,
                        "-H", f"Authorization: Bearer {genloom_server.user_token}", "--exclude-path", "/auth/logout"),
         # an anonymous client id (X-Client-Id), as HuaBan and devices send it
         "client-id": _start(genloom_server, tmp_path, "client-id", "-H", "X-Client-Id: contract-client-0001"),

@@ -47,6 +47,8 @@ def policy_out(policy: UploadPolicy) -> dict[str, Any]:
 
 @router.post("/init", summary="Register this install's client id (issued when none is sent)",
              response_model=schemas.InitResponse,
+             # the one HuaBan route a caller without a client id may use: it is where one is issued
+             openapi_extra={"security": [{"ClientId": []}, {}]},
              responses=responses(*CLIENT_ID_ERRORS[:1], *CLIENT_ID_ERRORS[2:]))
 async def init(request: Request, response: Response, runtime: RuntimeDep,
                header: Annotated[str | None, Depends(client_id_header)],
