@@ -81,7 +81,7 @@ async def test_stopped_database_answers_503_in_each_surface_shape(
     finally:
         await asyncio.to_thread(own_pg.start)
     # and straight back to normal once it is up again
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # backoff tops out at 5 s; a loaded machine needs more
     while (await _send(client, "POST", "/v1/jobs", {"kind": "noop", "input": {}})).status_code != 202:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
@@ -90,7 +90,7 @@ async def test_stopped_database_answers_503_in_each_surface_shape(
         await asyncio.sleep(0.1)
     database = (await _send(client, "GET", "/v1/queue", None)).json()["database"]
     assert database["reachable"] is True and database["outages"] >= 1, database
-    assert "ConnectionRefusedError" in database["last_error"] or "DBAPIError" in database["last_error"], database
+    assert database["last_error"] and database["last_error_at"] <= database["since"], database
 
 
 @pytest.mark.slow
