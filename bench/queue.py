@@ -37,11 +37,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from genloom.assembly import build_runtime, start_runtime  # noqa: E402
 from genloom.core.principal import ANONYMOUS  # noqa: E402
 from genloom.core.settings import Settings  # noqa: E402
 from genloom.jobs import service  # noqa: E402
 from genloom.jobs.models import Job  # noqa: E402
-from genloom.assembly import build_runtime, start_runtime  # noqa: E402
 from tests.processes import free_port, genloom_cmd, genloom_env, stop  # noqa: E402
 
 

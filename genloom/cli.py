@@ -54,7 +54,6 @@ async def _ensure_schema(settings: Settings) -> None:
     """Before a server or worker starts: schema to head (GENLOOM_DB_AUTO_MIGRATE), or SchemaNotAtHead."""
     from genloom.core.db import Database
     from genloom.core.migrate import ensure_schema
-
     from genloom.core.outage import is_database_unavailable
 
     db = Database(settings)

@@ -13,8 +13,8 @@ import pytest
 
 from genloom.cinemind.seed import DEMO_NODES, seed_demo
 from genloom.core.settings import Settings
-from genloom.runtime import Runtime
 from genloom.postman import build_collection, collection_text
+from genloom.runtime import Runtime
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

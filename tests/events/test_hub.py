@@ -9,8 +9,8 @@ from sqlalchemy import insert, select
 
 from genloom.core.db import utc_now
 from genloom.core.principal import ANONYMOUS, Principal
-from genloom.events.hub import Hub, SubscriberOverflow
 from genloom.events import hub as hub_module
+from genloom.events.hub import Hub, SubscriberOverflow
 from genloom.jobs.models import JobEvent
 from genloom.runtime import Runtime
 from tests.events.conftest import caught_up, finish, new_job, progress, start_job, take
