@@ -7,6 +7,7 @@ storage and rows agree) as figures in a :class:`Report`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -18,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.cluster.harness import Cluster, worker_dead_lines
+from tests.cluster.harness import Cluster, Proc, worker_dead_lines
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -228,8 +229,28 @@ async def force_gaps(dsn: str, stop: asyncio.Event, report: Report, rng: random.
 # --- faults -----------------------------------------------------------------------------------------------------
 
 
+async def _holds_a_running_job(dsn: str, proc: Proc, timeout: float) -> bool:
+    """Wait (at most ``timeout`` s) until ``proc``'s worker holds a running job, so that killing it tests the lease
+    rescue whatever the machine's speed: on a fast machine jobs may otherwise all be finished or not yet claimed."""
+    if proc.popen is None:
+        return False
+    deadline = time.monotonic() + timeout
+    pattern = f"%:{proc.popen.pid}:%"
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the database may be restarting: keep looking until the deadline
+            conn = await asyncpg.connect(dsn, timeout=2)
+            try:
+                if await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running' AND worker_id LIKE $1",
+                                       pattern):
+                    return True
+            finally:
+                await conn.close()
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def inject_faults(cluster: Cluster, window: float, rng: random.Random, report: Report,
-                        kills: list[float]) -> None:
+                        kills: list[float], dsn: str) -> None:
     """At seeded random moments in the window: SIGKILL two workers and one API replica (each restarted), restart
     PostgreSQL with nothing restarted, and with Redis on, SIGKILL Redis (started again after 3 s)."""
     start = time.monotonic()
@@ -245,6 +266,7 @@ async def inject_faults(cluster: Cluster, window: float, rng: random.Random, rep
         t0 = time.monotonic() - start
         if what.startswith("kill worker"):
             proc = cluster.workers[int(what[-1])]
+            await _holds_a_running_job(dsn, proc, timeout=15.0)
             proc.kill()
             kills.append(time.time())
             await asyncio.sleep(1.0)
@@ -373,7 +395,7 @@ async def run(cluster: Cluster, *, jobs: int, window: float, seed: int, follower
     stop_gaps = asyncio.Event()
     gaps = asyncio.create_task(force_gaps(dsn, stop_gaps, report, random.Random(seed + 1)))
     kills: list[float] = []
-    faults = asyncio.create_task(inject_faults(cluster, window, random.Random(seed + 2), report, kills))
+    faults = asyncio.create_task(inject_faults(cluster, window, random.Random(seed + 2), report, kills, dsn))
     try:
         top_ids = await create_all(cluster, job_bodies(jobs, rng), window, report)
         await faults
