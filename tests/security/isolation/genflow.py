@@ -20,12 +20,10 @@ OWNER = "owner"
 #: every GenFlow route needs a signed-in user: callers without one are turned away before any lookup
 NO_USER = ("other_client", "anonymous")
 AWAITING: tuple[str, ...] = (
-    "GET /articles/{article_id}/presence", "WS /ws/articles/{article_id}", "POST /assistant/sessions",
-    "GET /assistant/sessions", "GET /assistant/sessions/{session_id}", "DELETE /assistant/sessions/{session_id}",
-    "GET /assistant/sessions/{session_id}/messages", "POST /assistant/sessions/{session_id}/messages",
-    "GET /assistant/sessions/{session_id}/messages/{message_id}",
+    "GET /articles/{article_id}/presence", "WS /ws/articles/{article_id}",
+    "POST /assistant/sessions/{session_id}/messages",
     "GET /assistant/sessions/{session_id}/messages/{message_id}/stream",
-    "POST /assistant/sessions/{session_id}/messages/{message_id}/cancel", "POST /assistant/analyze",
+    "POST /assistant/analyze",
     "POST /assistant/complete", "GET /assistant/usage",
 )
 
@@ -40,8 +38,16 @@ async def create(ctx: Context, owner: str) -> dict[str, str]:
     r = await ctx.client.put(f"/articles/{article['id']}", json={"content": f"{marker}\n第二行\n", "version": 1},
                              headers=ctx.headers[owner])
     assert r.status_code == 200, r.text
+    r = await ctx.client.post("/assistant/sessions", json={"articleId": article["id"], "title": f"会话 {marker}"},
+                              headers=ctx.headers[owner])
+    assert r.status_code == 201, r.text
+    session_id = r.json()["id"]
+    r = await ctx.client.post(f"/assistant/sessions/{session_id}/messages", json={"content": f"总结 {marker}"},
+                              headers={**ctx.headers[owner], "Accept": "application/json"})
+    assert r.status_code == 201, r.text
     return {"marker": marker, "article_id": article["id"], "n": "1", "user_id": article["authorId"],
-            "client_id": "isolation-device"}
+            "client_id": "isolation-device", "session_id": session_id, "message_id": r.json()["message"]["id"],
+            "user_message_id": r.json()["userMessage"]["id"]}
 
 
 async def _channel_room_refused(ctx: Context, mine: dict[str, str]) -> None:
@@ -76,6 +82,27 @@ async def _lists_hide_drafts(ctx: Context, mine: dict[str, str]) -> None:
             assert r.status_code == 200 and all(s in r.text for s in secret), (path, caller, r.text[:300])
 
 
+async def _assistant_lists_hide(ctx: Context, mine: dict[str, str]) -> None:
+    """Another user's session list and message list never hold the owner's session, messages or marker (their
+    message list of the owner's session is a 404); the owner's and an administrator's do. (A Listing would look
+    for the version number "1" too.)"""
+    sid = mine["session_id"]
+    secret = {sid, mine["message_id"], mine["user_message_id"], mine["marker"]}
+    for path in ("/assistant/sessions", f"/assistant/sessions/{sid}/messages"):
+        for caller in ("other_user", "other_client", "anonymous"):
+            r = await ctx.client.get(path, params={"limit": 100}, headers=ctx.headers[caller])
+            expected = (401,) if caller in NO_USER else ((200,) if path == "/assistant/sessions" else (404,))
+            assert r.status_code in expected, (path, caller, r.status_code, r.text[:300])
+            # a 401 or 404 names the path asked for (``instance``); nothing else of the owner's may appear
+            hidden = secret - {sid} if r.status_code in (401, 404) else secret
+            assert not any(s in r.text for s in hidden), (path, caller, r.text[:300])
+    for caller in ("owner", "admin"):
+        r = await ctx.client.get(f"/assistant/sessions/{sid}/messages", headers=ctx.headers[caller])
+        assert r.status_code == 200 and all(s in r.text for s in secret), (caller, r.text[:300])
+    r = await ctx.client.get("/assistant/sessions", params={"limit": 100}, headers=ctx.headers["owner"])
+    assert r.status_code == 200 and sid in r.text and mine["marker"] in r.text, r.text[:300]
+
+
 ROUTES: dict[str, Case] = {
     "POST /articles": Unowned("creates the caller's own article; the reads below prove the scoping"),
     "GET /articles": Custom(_lists_hide_drafts),
@@ -92,4 +119,13 @@ ROUTES: dict[str, Case] = {
     "PUT /articles/{article_id}/collaborators/{user_id}": Owned(refused=NO_USER, ok=(400,), admin_sees=False),
     "DELETE /articles/{article_id}/collaborators/{user_id}": Owned(refused=NO_USER, destructive=True),
     "WS /ws/{client_id}": Custom(_channel_room_refused),
+    "POST /assistant/sessions": Unowned("starts the caller's own session; the reads below prove the scoping"),
+    "GET /assistant/sessions": Custom(_assistant_lists_hide),
+    "GET /assistant/sessions/{session_id}": Owned(refused=NO_USER),
+    "DELETE /assistant/sessions/{session_id}": Owned(refused=NO_USER, ok=(204,), destructive=True),
+    "GET /assistant/sessions/{session_id}/messages": Custom(_assistant_lists_hide),
+    "GET /assistant/sessions/{session_id}/messages/{message_id}": Owned(refused=NO_USER),
+    # a finished reply: the owner is told so (409); foreign callers get 404 before that
+    "POST /assistant/sessions/{session_id}/messages/{message_id}/cancel": Owned(refused=NO_USER, ok=(409,),
+                                                                               admin_sees=False),
 }
