@@ -45,7 +45,10 @@ class InitRequest(Camel):
     model_config = _example(ex.INIT_REQUEST)
 
     client_id: str | None = Field(default=None, max_length=64)
-    device: dict[str, Any] | None = None
+    #: short scalar fields (platform, model, app version…); no field name may hold a NUL character, as nothing
+    #: the server reads may (the schema says so: propertyNames)
+    device: dict[str, str | int | float | bool | None] | None = Field(
+        default=None, json_schema_extra={"propertyNames": {"pattern": "^[^\\u0000]*$"}})
 
 
 class UploadPolicyOut(Camel):
