@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -19,13 +20,7 @@ from tests.security.isolation.matrix import Case, Context, Custom, Owned, Unowne
 OWNER = "owner"
 #: every GenFlow route needs a signed-in user: callers without one are turned away before any lookup
 NO_USER = ("other_client", "anonymous")
-AWAITING: tuple[str, ...] = (
-    "GET /articles/{article_id}/presence", "WS /ws/articles/{article_id}",
-    "POST /assistant/sessions/{session_id}/messages",
-    "GET /assistant/sessions/{session_id}/messages/{message_id}/stream",
-    "POST /assistant/analyze",
-    "POST /assistant/complete", "GET /assistant/usage",
-)
+AWAITING: tuple[str, ...] = ()
 
 
 async def create(ctx: Context, owner: str) -> dict[str, str]:
@@ -103,6 +98,71 @@ async def _assistant_lists_hide(ctx: Context, mine: dict[str, str]) -> None:
     assert r.status_code == 200 and sid in r.text and mine["marker"] in r.text, r.text[:300]
 
 
+def _token(ctx: Context, caller: str) -> str:
+    return ctx.headers[caller].get("Authorization", "").removeprefix("Bearer ")
+
+
+async def _collab_socket_refused(ctx: Context, mine: dict[str, str]) -> None:
+    """Another user's socket to the owner's draft is closed with 4403 before any document frame, a caller with no
+    user token with 4401; the owner's socket gets the Yjs sync frames."""
+    base = ctx.url.replace("http://", "ws://") + f"/ws/articles/{mine['article_id']}"
+    for caller, code in (("other_user", 4403), ("other_client", 4401), ("anonymous", 4401)):
+        token = _token(ctx, caller)
+        async with connect(base + (f"?token={token}" if token else "")) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                frame = await asyncio.wait_for(ws.recv(), 20)
+                raise AssertionError(f"{caller} got a frame of the owner's draft: {frame!r}")
+            assert info.value.rcvd is not None and info.value.rcvd.code == code, (caller, info.value.rcvd)
+    async with connect(base + f"?token={_token(ctx, 'owner')}") as ws:
+        frame = await asyncio.wait_for(ws.recv(), 20)
+        assert isinstance(frame, bytes) and frame, frame
+
+
+async def _reply_stream_refused(ctx: Context, mine: dict[str, str]) -> None:
+    """Following the owner's reply: 404 for another user, 401 without a user, never its text; the owner's (and
+    an administrator's) stream replays it."""
+    r = await ctx.client.get(f"/assistant/sessions/{mine['session_id']}/messages/{mine['message_id']}",
+                             headers=ctx.headers["owner"])
+    assert r.status_code == 200, r.text
+    reply = r.json()["content"]
+    assert reply, r.text
+    path = f"/assistant/sessions/{mine['session_id']}/messages/{mine['message_id']}/stream"
+    async with httpx.AsyncClient(base_url=ctx.url, timeout=20) as http:
+        for caller in ("other_user", "other_client", "anonymous"):
+            r = await http.get(path, params={"after": 0}, headers=ctx.headers[caller])
+            assert r.status_code == (404 if caller == "other_user" else 401), (caller, r.status_code, r.text[:300])
+            assert mine["marker"] not in r.text and json.dumps(reply)[1:-1][:20] not in r.text, (caller, r.text[:300])
+        for caller in ("owner", "admin"):
+            r = await http.get(path, params={"after": 0}, headers=ctx.headers[caller])
+            assert r.status_code == 200, (caller, r.status_code, r.text[:300])
+            deltas = [json.loads(line[6:]).get("delta", "") for line in r.text.splitlines() if line.startswith("data: ")]
+            assert "".join(deltas) == reply, (caller, r.text[:300])
+
+
+async def _complete_refused(ctx: Context, mine: dict[str, str]) -> None:
+    """A continuation of the owner's draft: 404 for another user, 401 without a user; the owner's streams."""
+    body = {"articleId": mine["article_id"], "instruction": "续写一句"}
+    for caller in ("other_user", "other_client", "anonymous"):
+        r = await ctx.client.post("/assistant/complete", json=body, headers=ctx.headers[caller])
+        assert r.status_code == (404 if caller == "other_user" else 401), (caller, r.status_code, r.text[:300])
+        assert mine["marker"] not in r.text, (caller, r.text[:300])
+    r = await ctx.client.post("/assistant/complete", json=body, headers=ctx.headers["owner"])
+    assert r.status_code == 200 and "event: done" in r.text, r.text[:300]
+
+
+async def _usage_is_per_user(ctx: Context, mine: dict[str, str]) -> None:
+    """Usage counts the caller's own calls only: the owner's chat shows in the owner's totals, not another
+    user's (who made none) nor an administrator's own; callers without a user get 401."""
+    r = await ctx.client.get("/assistant/usage", headers=ctx.headers["owner"])
+    assert r.status_code == 200 and r.json()["byKind"].get("chat", {}).get("requests", 0) >= 1, r.text
+    for caller in ("other_user", "admin"):
+        r = await ctx.client.get("/assistant/usage", headers=ctx.headers[caller])
+        assert r.status_code == 200 and "chat" not in r.json()["byKind"], (caller, r.text)
+    for caller in NO_USER:
+        r = await ctx.client.get("/assistant/usage", headers=ctx.headers[caller])
+        assert r.status_code == 401, (caller, r.text)
+
+
 ROUTES: dict[str, Case] = {
     "POST /articles": Unowned("creates the caller's own article; the reads below prove the scoping"),
     "GET /articles": Custom(_lists_hide_drafts),
@@ -124,7 +184,16 @@ ROUTES: dict[str, Case] = {
     "GET /assistant/sessions/{session_id}": Owned(refused=NO_USER),
     "DELETE /assistant/sessions/{session_id}": Owned(refused=NO_USER, ok=(204,), destructive=True),
     "GET /assistant/sessions/{session_id}/messages": Custom(_assistant_lists_hide),
+    "POST /assistant/sessions/{session_id}/messages": Owned(
+        refused=NO_USER, ok=(201,), json={"content": "再来一次"}, headers={"Accept": "application/json"},
+        admin_sees=False),
     "GET /assistant/sessions/{session_id}/messages/{message_id}": Owned(refused=NO_USER),
+    "GET /assistant/sessions/{session_id}/messages/{message_id}/stream": Custom(_reply_stream_refused),
+    "POST /assistant/analyze": Unowned("analyzes the text in its body; it reads nothing stored"),
+    "POST /assistant/complete": Custom(_complete_refused),
+    "GET /assistant/usage": Custom(_usage_is_per_user),
+    "GET /articles/{article_id}/presence": Owned(refused=NO_USER),
+    "WS /ws/articles/{article_id}": Custom(_collab_socket_refused),
     # a finished reply: the owner is told so (409); foreign callers get 404 before that
     "POST /assistant/sessions/{session_id}/messages/{message_id}/cancel": Owned(refused=NO_USER, ok=(409,),
                                                                                admin_sees=False),
