@@ -6,7 +6,6 @@ everything belongs to the shared public owner). Functions take the session first
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.core.db import utc_now
 from genloom.core.errors import InvalidInput
+from genloom.core.etags import etag_matches, strong_etag
 from genloom.core.ids import is_uuid, new_id
 from genloom.core.principal import Principal, scoped
 from genloom.nodes.errors import EtagMismatch, NodeNotFound, VersionConflict, VersionRequired
@@ -27,23 +27,7 @@ RESOURCE = "nodes"
 
 def etag_for(node: MindNode) -> str:
     """A strong ETag: changes with every version, never repeats across nodes."""
-    digest = hashlib.sha256(f"{node.id}:{node.version}".encode()).hexdigest()[:20]
-    return f'"{node.version}-{digest}"'
-
-
-def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
-    """RFC 9110 list matching. If-Match uses strong comparison (a W/ tag never matches); If-None-Match weak."""
-    for raw in header.split(","):
-        tag = raw.strip()
-        if tag == "*":
-            return True
-        if tag.startswith("W/"):
-            if not weak:
-                continue
-            tag = tag[2:]
-        if tag == etag:
-            return True
-    return False
+    return strong_etag(node.id, version=node.version)
 
 
 def _owned(stmt: Select[Any], principal: Principal) -> Select[Any]:
