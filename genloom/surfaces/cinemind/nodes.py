@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
+from genloom.core.etags import etag_matches
 from genloom.core.rfc3339 import Rfc3339
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import CinemindCaller as Caller
@@ -74,7 +75,7 @@ async def get_node(
 ) -> Response:
     node = await nodes_service.get_node_or_raise(session, caller, node_id)
     etag = nodes_service.etag_for(node)
-    if if_none_match and nodes_service.etag_matches(if_none_match, etag, weak=True):
+    if if_none_match and etag_matches(if_none_match, etag, weak=True):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
     return _node_response(node)
 
