@@ -8,6 +8,7 @@ and truncates every table before each test. SQLite: migrated once into a templat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -192,41 +193,44 @@ def s3_settings(moto_server: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def live_server(runtime: Runtime) -> Any:
-    """Serve the app over real HTTP/WebSocket on a free local port: ``async with live_server(workers=0) as url``.
+@contextlib.asynccontextmanager
+async def serve_app(app: Any) -> AsyncIterator[str]:
+    """``app`` on a real socket on a free local port; yields its base URL.
 
     uvicorn runs as a task in the test's own event loop (not a thread) because the runtime's database pools and
-    listeners belong to that loop; the connections still cross a real socket. Pass ``rt=`` to serve another
-    runtime."""
-    import contextlib
+    listeners belong to that loop; the connections still cross a real socket."""
     import socket
 
     import uvicorn
 
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 15)
+        sock.close()
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Any:
+    """Serve the app over real HTTP/WebSocket on a free local port: ``async with live_server(workers=0) as url``.
+    Pass ``rt=`` to serve another runtime."""
     from genloom.app import create_app
 
-    @contextlib.asynccontextmanager
-    async def _serve(*, workers: int = 0, rt: Runtime | None = None) -> AsyncIterator[str]:
-        app = create_app(runtime=rt or runtime, workers=workers)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", timeout_graceful_shutdown=2)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("uvicorn stopped before it started")
-                await asyncio.sleep(0.01)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 15)
-            sock.close()
+    def _serve(*, workers: int = 0, rt: Runtime | None = None) -> contextlib.AbstractAsyncContextManager[str]:
+        return serve_app(create_app(runtime=rt or runtime, workers=workers))
 
     return _serve

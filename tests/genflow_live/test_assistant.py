@@ -72,7 +72,8 @@ async def test_reply_streams_as_sse_and_is_stored(runtime: Runtime, app_client: 
 async def test_tokens_arrive_before_the_reply_ends(runtime: Runtime, chat_fake: tuple[ChatStreamFake, str]) -> None:
     state, _ = chat_fake
     state.pieces, state.delay = ["one ", "two ", "three ", "four"], 0.3
-    from tests.genflow_live.conftest import genflow_app, serve_app
+    from tests.conftest import serve_app
+    from tests.genflow_live.conftest import genflow_app
 
     async with serve_app(genflow_app(runtime)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=20) as client:

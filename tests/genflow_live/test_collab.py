@@ -12,7 +12,8 @@ from genloom.articles.models import Article, ArticleVersion
 from genloom.assembly import build_runtime, start_runtime
 from genloom.collab.models import CollabUpdate
 from genloom.runtime import Runtime
-from tests.genflow_live.conftest import genflow_app, make_article, make_user, run_yjs, serve_app
+from tests.conftest import serve_app
+from tests.genflow_live.conftest import genflow_app, make_article, make_user, run_yjs
 
 
 async def _tokens(runtime: Runtime, url: str, *names: str) -> list[str]:
