@@ -123,9 +123,10 @@ async def test_worker_survives_sqlite_locked_out(tmp_path: Path, sqlite_template
     try:
         first = await _create(rt, "noop", {"n": 0})
         await _wait(rt, [first], "succeeded", 20)
-        # Another process holds the write lock for far longer than the busy timeout.
-        locker = sqlite3.connect(str(path), isolation_level=None)
-        locker.execute("BEGIN EXCLUSIVE")
+        # Another process holds the write lock for far longer than the busy timeout. Taken from a thread: waiting
+        # for it on the event loop would stall the worker's own open transaction, which needs the loop to finish.
+        locker = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+        await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")
         await asyncio.sleep(1.5)
         assert not run.done()
         locker.execute("ROLLBACK")

@@ -30,6 +30,15 @@ async def event_types(runtime: Runtime, job_id: str) -> list[str]:
     return [r.type for r in rows]
 
 
+async def running_events(runtime: Runtime, job_id: str) -> list[dict[str, Any]]:
+    """The data of the job's progress and phase events, in order."""
+    async with runtime.db.read_session() as s:
+        rows = (await s.execute(select(JobEvent.data).where(JobEvent.job_id == job_id,
+                                                          JobEvent.type.in_(("progress", "phase")))
+                                .order_by(JobEvent.id))).all()
+    return [dict(r.data) for r in rows]
+
+
 async def stored_images(runtime: Runtime, job: dict[str, Any]) -> list[bytes]:
     """The bytes of every image the job stored (read back through the blob store and the assets table)."""
     out = []

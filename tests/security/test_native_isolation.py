@@ -28,16 +28,27 @@ async def _callers(client: httpx.AsyncClient, runtime: Runtime, mode: str, who: 
     return bearer(await login(client, "alice")), bearer(await login(client, "bob"))
 
 
-async def _sse_until_ping(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -> str:
-    """The replayed part of an SSE stream: everything before its first heartbeat."""
+async def _sse_until(http: httpx.AsyncClient, path: str, headers: dict[str, str], marker: str) -> str:
+    """An SSE stream from the start, up to the first event that names ``marker``.
+
+    Replayed events come in id order before live ones, so when an event newer than every other one (the caller's
+    own marker job) arrives, everything the stream would ever replay has been seen; heartbeats may come in between
+    (a slow replay page does not hold them back)."""
     text = ""
     async with http.stream("GET", path, headers=headers, params={"after": 0}) as r:
         assert r.status_code == 200
         async for chunk in r.aiter_text():
             text += chunk
-            if ": ping" in text:
+            if marker in text:
                 break
     return text
+
+
+async def _marker_job(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """A job of the caller's own, created now: its ``queued`` event is newer than everything before it."""
+    r = await http.post("/v1/jobs", json={"kind": "noop", "input": {}}, headers=headers)
+    assert r.status_code == 202, r.text
+    return str(r.json()["id"])
 
 
 CASES = [("open", "client"), ("client", "client"), ("user", "user"), ("open", "user")]
@@ -63,25 +74,31 @@ async def test_streams_and_assets_are_owner_scoped(client: httpx.AsyncClient, ru
     assert (await client.get(f"/api/status/{image['id']}", headers=a)).json()["status"] == "finished"
     async with live_server(workers=0) as url:
         async with httpx.AsyncClient(base_url=url, timeout=20) as http:
-            seen_b = await asyncio.wait_for(_sse_until_ping(http, "/v1/events", b), 20)
-            seen_a = await asyncio.wait_for(_sse_until_ping(http, "/v1/events", a), 20)
+            seen_b = await asyncio.wait_for(_sse_until(http, "/v1/events", b, await _marker_job(http, b)), 20)
+            seen_a = await asyncio.wait_for(_sse_until(http, "/v1/events", a, image["id"]), 20)
             r = await http.get(f"/v1/jobs/{image['id']}/events", headers=b)
             assert r.status_code == 404 and r.json()["code"] == "job_not_found"
         assert image["id"] in seen_a and image["id"] not in seen_b
         if mode == "open":
             async with httpx.AsyncClient(base_url=url, timeout=20) as http:
-                assert image["id"] not in await asyncio.wait_for(_sse_until_ping(http, "/v1/events", {}), 20)
+                marker = await _marker_job(http, {})
+                assert image["id"] not in await asyncio.wait_for(_sse_until(http, "/v1/events", {}, marker), 20)
         ws_url = url.replace("http://", "ws://") + "/v1/ws"
         query = (f"?token={b['Authorization'].split()[1]}" if who == "user" else "?client_id=device-bbbb-2")
+        async with httpx.AsyncClient(base_url=url, timeout=20) as http:
+            own = await _marker_job(http, b)
         async with connect(ws_url + query) as ws:
+            # Another owner's job is refused; then the caller's own job replays, so nothing of the first can
+            # still be on its way.
             await ws.send(json.dumps({"op": "subscribe", "jobs": [image["id"]], "after": 0}))
+            await ws.send(json.dumps({"op": "subscribe", "jobs": [own], "after": 0}))
             got: list[dict[str, Any]] = []
-            while True:
+            while not any(m.get("job_id") == own for m in got):
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
-                if msg.get("type") == "heartbeat":
-                    break
-                got.append(msg)
-        assert got and all(m.get("type") == "error" and m.get("code") == "job_not_found" for m in got), got
+                if msg.get("type") != "heartbeat":
+                    got.append(msg)
+        errors = [m for m in got if m.get("type") == "error"]
+        assert errors and all(m.get("code") == "job_not_found" for m in errors), got
         assert image["id"] not in json.dumps([m for m in got if m.get("type") != "error"])
 
 
