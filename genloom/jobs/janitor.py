@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from genloom.core.db import utc_now
 from genloom.core.outage import Outage, is_database_unavailable
-from genloom.jobs import queue
+from genloom.jobs import leases
 from genloom.jobs.models import WorkerRow
 from genloom.jobs.states import TERMINAL
 from genloom.jobs.tables import events_t, jobs_t
@@ -27,7 +27,7 @@ PRUNE_EVERY = 600.0  # seconds between retention passes (rescue runs every janit
 
 async def rescue_expired(runtime: Runtime) -> dict[str, int]:
     """Running jobs whose lease lapsed: back to queued while attempts remain, else failed (lease_expired)."""
-    requeued, failed = await queue.rescue_expired(runtime)
+    requeued, failed = await leases.rescue_expired(runtime)
     if requeued or failed:
         log.warning("janitor.rescued requeued=%d failed=%d", requeued, failed)
     return {"requeued": requeued, "failed": failed}

@@ -16,7 +16,7 @@ from genloom.core.db import utc_now
 from genloom.core.errors import Forbidden, InvalidInput
 from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
-from genloom.jobs import batch, queue
+from genloom.jobs import batch, controls, queue
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job
 from genloom.jobs.states import ACTIVE, TERMINAL, JobStatus
@@ -162,7 +162,7 @@ async def cancel_job(session: AsyncSession, runtime: Runtime, principal: Princip
     ids = [job_id]
     if row["is_batch"]:
         ids += [r.id for r in (await session.execute(select(jobs_t.c.id).where(jobs_t.c.parent_id == job_id))).all()]
-    await queue.cancel(session, runtime, ids)
+    await controls.cancel(session, runtime, ids)
     if row["is_batch"]:
         await batch.refresh_parent(await session.connection(), job_id, utc_now())
     return await get_job(session, principal, job_id)
@@ -176,7 +176,7 @@ async def retry_job(session: AsyncSession, runtime: Runtime, principal: Principa
     retriable = (JobStatus.failed.value, JobStatus.canceled.value)
     if row["status"] not in retriable:
         raise JobStateConflict(f"only failed or canceled jobs can be retried; this one is {row['status']}", field="job_id")
-    await queue.requeue(session, runtime, job_id, is_batch=bool(row["is_batch"]))
+    await controls.requeue(session, runtime, job_id, is_batch=bool(row["is_batch"]))
     return await get_job(session, principal, job_id)
 
 

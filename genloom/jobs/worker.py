@@ -35,7 +35,7 @@ from genloom.core.db import utc_now
 from genloom.core.errors import GenloomError, UpstreamError
 from genloom.core.ids import new_id
 from genloom.core.outage import Outage, is_database_unavailable
-from genloom.jobs import outages, queue
+from genloom.jobs import leases, outages, queue
 from genloom.jobs.context import JobContext
 from genloom.jobs.errors import JobCanceled, LeaseLost
 from genloom.jobs.models import WorkerRow
@@ -337,11 +337,11 @@ class Worker:
             try:
                 if time.monotonic() - last_renew >= renew_every:
                     last_renew = time.monotonic()
-                    held = await queue.heartbeat(self.runtime, self.id, ids)
+                    held = await leases.heartbeat(self.runtime, self.id, ids)
                     for job_id in set(ids) - held:
                         self._stop(job_id, "lease_lost")
                     await self._touch()
-                for job_id in await queue.cancel_requested(self.runtime, self.id, list(self._running)):
+                for job_id in await leases.cancel_requested(self.runtime, self.id, list(self._running)):
                     self._stop(job_id, "canceled")
             except Exception as exc:  # noqa: BLE001 - retried on the next tick
                 if not is_database_unavailable(exc):

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 import genloom
 from genloom.core.db import utc_now
 from genloom.core.principal import ANONYMOUS
-from genloom.jobs import janitor, queue, service
+from genloom.jobs import janitor, leases, queue, service
 from genloom.jobs.models import Job, JobEvent
 from genloom.jobs.states import TRANSITIONS, EventType, IllegalTransition, JobStatus, transition
 from genloom.runtime import Runtime
@@ -170,7 +170,7 @@ async def _request_cancel(rt: Runtime, job_id: str) -> None:
     async with rt.db.read_session() as s:
         row = (await s.execute(select(Job.status, Job.cancel_requested).where(Job.id == job_id))).one()
     assert row.status == "running" and row.cancel_requested
-    assert await queue.cancel_requested(rt, WORKER, [job_id]) == {job_id}
+    assert await leases.cancel_requested(rt, WORKER, [job_id]) == {job_id}
 
 
 async def _stop_canceled(rt: Runtime, job_id: str) -> None:
