@@ -17,7 +17,9 @@ from tests.conftest import make_settings
 from tests.fakes import dashscope as dashscope_fake
 from tests.fakes import make as make_fake
 from tests.fakes.base import FakeServer
+from tests.fakes.comfyui import ComfyFake, create_app
 from tests.providers import remote
+from tests.providers.remote import served
 
 DASHSCOPE_KEY = "sk-dashscope-secret-4242"
 MAKE_TOKEN = "make-token-secret-9090"
@@ -30,6 +32,11 @@ FAST = {**remote.FAST, "image_polling_interval": 0.05, "provider_read_timeout": 
 class Fake:
     state: Any
     url: str
+
+
+@pytest.fixture
+def comfy() -> Iterator[tuple[ComfyFake, FakeServer]]:
+    yield from served(ComfyFake(), create_app)
 
 
 @pytest.fixture
