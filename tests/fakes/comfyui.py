@@ -34,7 +34,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.fakes.comfyui_nodes import NODES, execution_order, is_link, png, preview_frame, validate_node
+from tests.fakes.comfyui_nodes import (
+    NODES,
+    execution_order,
+    is_link,
+    png,
+    preview_frame,
+    progress_state,
+    validate_prompt,
+    with_metadata,
+)
 from tests.fakes.openai_like import FakeState, Recorder
 
 
@@ -175,7 +184,7 @@ class ComfyFake(FakeState):
         try:
             for node_id in order:
                 node = item.graph[node_id]
-                states[node_id] = _state(pid, node_id, 0.0, 1.0, "running")
+                states[node_id] = progress_state(pid, node_id, 0.0, 1.0, "running")
                 await emit("progress_state", {"prompt_id": pid, "nodes": dict(states)})
                 self.current_node = node_id
                 await emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
@@ -186,7 +195,7 @@ class ComfyFake(FakeState):
                 result = await self._run_node(item, node_id, values, states, emit)
                 values[node_id] = result
                 executed.append(node_id)
-                states[node_id] = _state(pid, node_id, 1.0, 1.0, "finished")
+                states[node_id] = progress_state(pid, node_id, 1.0, 1.0, "finished")
                 if NODES[node["class_type"]].output and "ui" in result:
                     outputs[node_id] = result["ui"]
                     await emit("executed", {"node": node_id, "display_node": node_id, "output": result["ui"],
@@ -234,7 +243,7 @@ class ComfyFake(FakeState):
                 await asyncio.sleep(self.step_seconds)
                 if self._interrupt:
                     raise Interrupted(node_id)
-                states[node_id] = _state(pid, node_id, step, steps, "running")
+                states[node_id] = progress_state(pid, node_id, step, steps, "running")
                 await emit("progress_state", {"prompt_id": pid, "nodes": dict(states)})
                 await emit("progress", {"value": step, "max": steps, "prompt_id": pid, "node": node_id})
                 if self.send_previews:
@@ -251,7 +260,7 @@ class ComfyFake(FakeState):
         if kind == "SaveImageWebsocket":
             image = inputs["images"]
             for i in range(image["batch"]):
-                states[node_id] = _state(pid, node_id, i, image["batch"], "running")
+                states[node_id] = progress_state(pid, node_id, i, image["batch"], "running")
                 await emit("progress_state", {"prompt_id": pid, "nodes": dict(states)})
                 await emit("progress", {"value": i, "max": image["batch"], "prompt_id": pid, "node": node_id})
                 await self.send(item.extra_data.get("client_id"), preview_frame(image["width"], image["height"]))
@@ -280,55 +289,6 @@ class ComfyFake(FakeState):
         return saved
 
 
-def with_metadata(image: bytes, item: QueuedPrompt | None) -> bytes:
-    """After ``supports_preview_metadata`` negotiation: u32be 4, u32be metadata length, metadata JSON, image."""
-    node = item and item.prompt_id
-    meta = json.dumps({"node_id": None, "prompt_id": node, "display_node_id": None, "parent_node_id": None,
-                       "real_node_id": None, "image_type": "image/png"}).encode()
-    return (4).to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + image
-
-
-def _state(pid: str, node_id: str, value: float, maximum: float, state: str) -> dict[str, Any]:
-    return {"value": value, "max": maximum, "state": state, "node_id": node_id, "prompt_id": pid,
-            "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id}
-
-
-def _validate(graph: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
-    """Return (400 body or None, output node ids), mirroring ComfyUI's validate_prompt."""
-    for node_id, node in graph.items():
-        class_type = node.get("class_type") if isinstance(node, dict) else None
-        if class_type not in NODES:
-            return {"error": {"type": "invalid_prompt",
-                              "message": f"Cannot execute because node {class_type} does not exist.",
-                              "details": f"Node ID '#{node_id}'", "extra_info": {}}, "node_errors": {}}, []
-    outputs = sorted(n for n, node in graph.items() if NODES[node["class_type"]].output)
-    if not outputs:
-        return {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "",
-                          "extra_info": {}}, "node_errors": {}}, []
-    node_errors: dict[str, Any] = {}
-    details = ""
-    for out in outputs:
-        try:
-            order = execution_order(graph, [out])
-        except KeyError as exc:
-            order, details = [out], f"Exception when validating node: {exc}"
-        for node_id in order:
-            errors, missing_link = validate_node(graph, node_id)
-            if not errors:
-                continue
-            entry = node_errors.setdefault(node_id, {"errors": errors, "dependent_outputs": [],
-                                                     "class_type": graph[node_id]["class_type"]})
-            entry["dependent_outputs"].append(out)
-            if missing_link:
-                details = f"Exception when validating node: {errors[0]['details']}"
-            elif node_id == out and errors[0]["type"] == "required_input_missing":
-                details = f"Required input is missing: {errors[0]['details']}"
-    if node_errors:
-        return {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-                          "details": details, "extra_info": {}}, "node_errors": node_errors}, []
-    return None, outputs
-
-
 def create_app(state: ComfyFake) -> Recorder:
     async def post_prompt(request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -349,7 +309,7 @@ def create_app(state: ComfyFake) -> Recorder:
         elif body.get("front"):
             number = -number
         graph = body["prompt"]
-        problem, outputs = _validate(graph)
+        problem, outputs = validate_prompt(graph)
         if problem is not None:
             return JSONResponse(problem, 400)
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())

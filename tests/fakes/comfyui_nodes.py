@@ -136,3 +136,52 @@ def preview_frame(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (max(1, width // 8), max(1, height // 8)), (128, 128, 128)).save(buf, "PNG")
     return (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + buf.getvalue()
+
+
+def with_metadata(image: bytes, item: Any) -> bytes:
+    """After ``supports_preview_metadata`` negotiation: u32be 4, u32be metadata length, metadata JSON, image."""
+    node = item and item.prompt_id
+    meta = json.dumps({"node_id": None, "prompt_id": node, "display_node_id": None, "parent_node_id": None,
+                       "real_node_id": None, "image_type": "image/png"}).encode()
+    return (4).to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + image
+
+
+def progress_state(pid: str, node_id: str, value: float, maximum: float, state: str) -> dict[str, Any]:
+    return {"value": value, "max": maximum, "state": state, "node_id": node_id, "prompt_id": pid,
+            "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id}
+
+
+def validate_prompt(graph: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """Return (400 body or None, output node ids), mirroring ComfyUI's validate_prompt."""
+    for node_id, node in graph.items():
+        class_type = node.get("class_type") if isinstance(node, dict) else None
+        if class_type not in NODES:
+            return {"error": {"type": "invalid_prompt",
+                              "message": f"Cannot execute because node {class_type} does not exist.",
+                              "details": f"Node ID '#{node_id}'", "extra_info": {}}, "node_errors": {}}, []
+    outputs = sorted(n for n, node in graph.items() if NODES[node["class_type"]].output)
+    if not outputs:
+        return {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "",
+                          "extra_info": {}}, "node_errors": {}}, []
+    node_errors: dict[str, Any] = {}
+    details = ""
+    for out in outputs:
+        try:
+            order = execution_order(graph, [out])
+        except KeyError as exc:
+            order, details = [out], f"Exception when validating node: {exc}"
+        for node_id in order:
+            errors, missing_link = validate_node(graph, node_id)
+            if not errors:
+                continue
+            entry = node_errors.setdefault(node_id, {"errors": errors, "dependent_outputs": [],
+                                                     "class_type": graph[node_id]["class_type"]})
+            entry["dependent_outputs"].append(out)
+            if missing_link:
+                details = f"Exception when validating node: {errors[0]['details']}"
+            elif node_id == out and errors[0]["type"] == "required_input_missing":
+                details = f"Required input is missing: {errors[0]['details']}"
+    if node_errors:
+        return {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+                          "details": details, "extra_info": {}}, "node_errors": node_errors}, []
+    return None, outputs
