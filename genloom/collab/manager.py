@@ -17,17 +17,20 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
 from genloom.collab import document, store
-from genloom.collab.relay import RedisRelay
+from genloom.collab.relay import NotifyRelay, RedisRelay
 from genloom.collab.room import Peer, Room, Socket
 from genloom.core.db import Database
 from genloom.core.principal import Principal
 from genloom.core.settings import Settings
+from genloom.jobs.signals import Signals
 
 log = logging.getLogger("genloom.collab")
 Access = Literal["write", "read"] | None
-#: how often a room checks for idle saves (and, without Redis, for other processes' updates)
+#: how often a room checks for idle saves (and, without a live relay, for other processes' updates)
 TICK_SECONDS = 0.5
 CATCH_UP_SECONDS = 1.0
+#: a catch-up read starts this many ids below the newest one seen (ids commit out of order on PostgreSQL)
+CATCH_UP_LOOKBACK = 1000
 
 
 class Backend(Protocol):
@@ -42,17 +45,21 @@ class Backend(Protocol):
 
 
 class CollabManager:
-    def __init__(self, db: Database, settings: Settings, backend: Backend) -> None:
-        self.db, self.settings, self.backend = db, settings, backend
+    def __init__(self, db: Database, settings: Settings, backend: Backend, signals: Signals | None = None) -> None:
+        self.db, self.settings, self.backend, self.signals = db, settings, backend, signals
         self.origin = os.urandom(8).hex()
         self.rooms: dict[str, Room] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self.relay: RedisRelay | None = None
+        self.notify: NotifyRelay | None = None
 
     async def start(self) -> None:
         if self.settings.use_redis:
             self.relay = RedisRelay(self.settings.redis_url, self.settings.redis_prefix, self.origin)
             await self.relay.start(self._on_relay)
+        elif self.signals is not None and self.db.dialect == "postgresql":
+            self.notify = NotifyRelay(self.db, self.signals, self.origin)
+            await self.notify.start(self._on_relay, self._on_relay_reset)
 
     async def close(self) -> None:
         for doc_id in list(self.rooms):
@@ -62,8 +69,22 @@ class CollabManager:
                 await self._save(room)
         if self.relay is not None:
             await self.relay.close()
+        if self.notify is not None:
+            await self.notify.close()
 
     # -- relay ---------------------------------------------------------------------------------------------
+    @property
+    def relay_live(self) -> bool:
+        """A relay carries other processes' updates as they are stored (else: the catch-up read every second)."""
+        return self.relay is not None or (self.notify is not None and self.notify.live)
+
+    def in_transaction(self, doc_id: str, updates: list[bytes]) -> store.InTransaction | None:
+        """What to run inside the transaction that stores ``updates`` (the NOTIFY relay's notification)."""
+        notify = self.notify
+        if notify is None:
+            return None
+        return lambda session, ids: notify.notify_stored(session, doc_id, ids, updates)
+
     def relay_update(self, doc_id: str, update_id: int, update: bytes) -> None:
         if self.relay is not None:
             self.relay.publish(doc_id, "u", update_id, update)
@@ -71,6 +92,12 @@ class CollabManager:
     def relay_awareness(self, doc_id: str, payload: bytes) -> None:
         if self.relay is not None:
             self.relay.publish(doc_id, "a", 0, payload)
+        elif self.notify is not None:
+            self.notify.publish_awareness(doc_id, payload)
+
+    def _on_relay_reset(self) -> None:
+        for room in self.rooms.values():
+            room.catch_up = True
 
     def _on_relay(self, doc_id: str, kind: str, update_id: int, payload: bytes) -> None:
         room = self.rooms.get(doc_id)
@@ -145,10 +172,11 @@ class CollabManager:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
-            if self.relay is None and now - last_catch_up >= CATCH_UP_SECONDS:
-                last_catch_up = now
+            if room.catch_up or (not self.relay_live and now - last_catch_up >= CATCH_UP_SECONDS):
+                last_catch_up, room.catch_up = now, False
                 with contextlib.suppress(Exception):
-                    for update_id, update in await store.after(self.db, room.doc_id, max(0, room.last_id - 1000),
+                    for update_id, update in await store.after(self.db, room.doc_id,
+                                                               max(0, room.last_id - CATCH_UP_LOOKBACK),
                                                                skip_origin=self.origin):
                         room.receive_remote(update_id, update)
             writers = any(p.writable for p in room.peers)

@@ -106,6 +106,8 @@ class Room:
         self.editors: dict[str, Principal] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        #: read other processes' updates from the log at the next tick (a relay may have missed some)
+        self.catch_up = False
 
     # -- document ----------------------------------------------------------------------------------------
     def _on_transaction(self, event: TransactionEvent) -> None:
@@ -159,7 +161,9 @@ class Room:
         delay = 0.05
         while True:
             try:
-                ids = await store.append(self.manager.db, self.doc_id, [u for _, u in batch], self.manager.origin)
+                updates = [u for _, u in batch]
+                ids = await store.append(self.manager.db, self.doc_id, updates, self.manager.origin,
+                                         in_transaction=self.manager.in_transaction(self.doc_id, updates))
                 break
             except Exception as exc:  # noqa: BLE001 - keep the edits and try again; nothing is shown meanwhile
                 log.warning("collab.store_failed doc_id=%s error=%s retry_in=%.2fs", self.doc_id,

@@ -8,12 +8,14 @@ sees either the rows or the state, and re-applying an update a Yjs document alre
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pycrdt import merge_updates
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.collab.models import CollabDocument, CollabUpdate
 from genloom.core.db import Database, utc_now
@@ -60,7 +62,12 @@ async def set_synced_version(db: Database, doc_id: str, version: int) -> None:
                         .values(synced_version=version, updated_at=utc_now()))
 
 
-async def append(db: Database, doc_id: str, updates: list[bytes], origin: str) -> list[int]:
+#: run inside the storing transaction with the new ids (the relay's NOTIFY, sent at commit)
+InTransaction = Callable[[AsyncSession, list[int]], Awaitable[None]]
+
+
+async def append(db: Database, doc_id: str, updates: list[bytes], origin: str, *,
+                 in_transaction: InTransaction | None = None) -> list[int]:
     """Store ``updates`` (one statement, one transaction); their ids in order."""
     if not updates:
         return []
@@ -69,6 +76,8 @@ async def append(db: Database, doc_id: str, updates: list[bytes], origin: str) -
         result = await s.execute(insert(CollabUpdate).returning(CollabUpdate.id),
                                  [{"doc_id": doc_id, "data": u, "origin": origin, "created_at": now} for u in updates])
         ids = sorted(int(i) for i in result.scalars())
+        if in_transaction is not None:
+            await in_transaction(s, ids)
     return ids
 
 
@@ -78,6 +87,15 @@ async def after(db: Database, doc_id: str, last_id: int, *, skip_origin: str) ->
         rows = (await s.execute(select(CollabUpdate.id, CollabUpdate.data).where(
             CollabUpdate.doc_id == doc_id, CollabUpdate.id > last_id, CollabUpdate.origin != skip_origin)
             .order_by(CollabUpdate.id))).all()
+    return [(int(r.id), bytes(r.data)) for r in rows]
+
+
+async def between(db: Database, doc_id: str, first: int, last: int, *, origin: str) -> list[tuple[int, bytes]]:
+    """The updates ``origin`` stored with ids ``first`` to ``last`` (a relay notice too large to carry them)."""
+    async with db.read_session() as s:
+        rows = (await s.execute(select(CollabUpdate.id, CollabUpdate.data).where(
+            CollabUpdate.doc_id == doc_id, CollabUpdate.id >= first, CollabUpdate.id <= last,
+            CollabUpdate.origin == origin).order_by(CollabUpdate.id))).all()
     return [(int(r.id), bytes(r.data)) for r in rows]
 
 

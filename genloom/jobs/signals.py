@@ -10,6 +10,8 @@ Sources, all feeding the same two process-local flags ("jobs" and "events"):
   commit. One dedicated asyncpg connection (never one from the SQLAlchemy pool, which would hand it back and
   lose the LISTEN) listens on both channels, and is re-opened with backoff after the server restarts.
 - **Redis** (``USE_REDIS``): ``wake_local`` also publishes, fire-and-forget; a subscriber task listens.
+- **Other channels**: a feature may :meth:`Signals.listen` on a channel of its own (GenFlow's collaborative
+  editing relays updates and cursors so); the same LISTEN connection carries it, payloads included.
 - **SQLite across processes**: a thread watches ``PRAGMA data_version`` on its own sqlite3 connection every
   ``SQLITE_WATCH_SECONDS`` (4 ms); the value changes whenever another connection commits, so ``genloom worker``
   processes on one SQLite file react in milliseconds without any server.
@@ -23,6 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,10 @@ EVENTS_CHANNEL = "genloom_events"
 SQLITE_WATCH_SECONDS = 0.004  # PRAGMA data_version costs microseconds; this bounds cross-process wake-up latency
 #: reconnect backoff for the LISTEN connection and the Redis subscriber (doubling, with jitter)
 BACKOFF_START, BACKOFF_CAP = 0.1, 5.0
+
+#: a payload of another channel, and "the LISTEN connection was (re)opened or lost: something may be missed"
+OnPayload = Callable[[str], None]
+OnReset = Callable[[], None]
 
 
 class Signals:
@@ -72,6 +79,8 @@ class Signals:
         self.listening = False
         #: True while the Redis subscriber is subscribed
         self.subscribed = False
+        self._channels: dict[str, tuple[OnPayload, OnReset]] = {}
+        self._pg_conn: Any = None
 
     # -- producers ---------------------------------------------------------------------------------------
     async def notify_in_txn(self, conn: AsyncConnection, *, jobs: bool = False, events: bool = True) -> None:
@@ -84,6 +93,33 @@ class Signals:
             await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": JOBS_CHANNEL})
         elif events:
             await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": EVENTS_CHANNEL})
+
+    def listen(self, channel: str, on_payload: OnPayload, on_reset: OnReset) -> None:
+        """Also LISTEN on ``channel`` (PostgreSQL): ``on_payload(payload)`` for each NOTIFY, ``on_reset()`` each
+        time the connection opens or is lost (notifications sent meanwhile are gone: read what was missed)."""
+        self._channels[channel] = (on_payload, on_reset)
+        conn = self._pg_conn
+        if conn is not None and self._loop is not None:
+            self._loop.create_task(self._add_channel(conn, channel))
+
+    async def _add_channel(self, conn: Any, channel: str) -> None:
+        on_payload, on_reset = self._channels[channel]
+        try:
+            await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_payload(payload))
+        except Exception as exc:  # noqa: BLE001 - the connection is going away: the reconnect adds it again
+            log.debug("signals.listen_channel_failed channel=%s error=%s", channel, type(exc).__name__)
+            return
+        on_reset()
+
+    def _reset_channels(self) -> None:
+        for _on_payload, on_reset in self._channels.values():
+            on_reset()
+
+    @staticmethod
+    async def notify(conn: AsyncConnection | AsyncSession, channel: str, payload: str) -> None:
+        """``NOTIFY channel, payload`` (PostgreSQL; at most 8,000 bytes): inside a transaction it is sent
+        at commit, and only if the transaction commits."""
+        await conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
 
     def wake_local(self, *, jobs: bool = False, events: bool = True) -> None:
         """After commit: wake this process's workers and hub at once (and other processes through Redis)."""
@@ -229,6 +265,9 @@ class Signals:
                 conn.add_termination_listener(_on_close)
                 await conn.add_listener(JOBS_CHANNEL, _on_notify)
                 await conn.add_listener(EVENTS_CHANNEL, _on_notify)
+                self._pg_conn = conn
+                for channel in list(self._channels):
+                    await self._add_channel(conn, channel)
                 self.listening = True
                 if failures:
                     self.db.reachability.recovered()
@@ -251,10 +290,12 @@ class Signals:
                 log.warning("signals.listen_failed error=%s failures=%d", type(exc).__name__, failures + 1)
             finally:
                 self.listening = False
+                self._pg_conn = None
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), 2.0)
             self._set(jobs=True, events=True)
+            self._reset_channels()
             failures += 1
             # jittered, so the listeners of many processes do not all reconnect in the same instant
             await asyncio.sleep(next_delay(failures, start=BACKOFF_START, cap=BACKOFF_CAP))

@@ -1,5 +1,6 @@
 """Two real ``genloom serve`` processes on one database: editors connected to different processes see each
-other's edits (relayed over Redis, or read back from the update log when there is no Redis)."""
+other's edits and cursors (relayed over Redis; without Redis over LISTEN/NOTIFY on PostgreSQL, or read back from
+the update log on SQLite, where cursors stay within each process)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,15 @@ async def test_editors_on_two_processes_converge(database_url: str, tmp_path: Pa
             r = await client.put(f"/articles/{article_id}/collaborators/{bob_id}", headers=headers)
             assert r.status_code in (200, 201, 204), r.text
             urls = [u.replace("http://", "ws://") + "/ws/articles" for u in (first, second)]
+            # editor i is on process i % 2; cursors cross processes unless there is only the SQLite log
+            names = [f"editor{i}" for i in range(4)]
+            local_only = relay == "database" and database_url.startswith("sqlite")
+            expected = [[n for j, n in enumerate(names) if not local_only or j % 2 == i % 2] for i in range(4)]
+            # editor 0's first edit is larger than a NOTIFY payload: it is relayed as a pointer into the log
             result = await run_yjs(yjs_clients, urls=urls, doc=article_id, tokens=[tokens[0], tokens[1]] * 2,
-                                   mode="edit", edits=6, timeoutMs=30000)
-            assert result["converged"] and result["distinct"] == 1, result
+                                   mode="edit", edits=6, awareness=expected, bigEdit=12_000, timeoutMs=60000)
+            assert result["converged"] and result["distinct"] == 1, result["closes"]
             assert all(f"[e{i}.{k}]" in result["text"] for i in range(4) for k in range(6))
             assert result["text"].count("Base. ") == 1  # both processes seeded the same text once
+            assert "[big" + "x" * (12_000 - 5) + "]" in result["text"]
+            assert [sorted(seen) for seen in result["seen"]] == expected, result["seen"]

@@ -5,7 +5,11 @@
 // config: {url: "ws://host/ws/articles", doc, tokens: [..], mode, edits, timeoutMs}
 //   mode "edit":     one editor per token; after sync each inserts `edits` markers "[e<i>.<k>]" at random
 //                    places, then waits until every editor's text holds all markers. Prints
-//                    {converged, text, texts, ms, closes}.
+//                    {converged, text, texts, ms, closes}. With `awareness`, each editor also announces
+//                    {user: {name: "editor<i>"}, cursor} and waits until it sees every other editor's name
+//                    (or, when `awareness` is a list, the names listed for it):
+//                    adds {seen: [[names seen by editor i]...]}. `bigEdit`: editor 0 also inserts a marker of
+//                    that many characters ("[big" … "]"), more than one relay message may carry.
 //   mode "read":     one client syncs and prints {text, title}.
 //   mode "join":     one client connects and prints the first close code (or {synced: true}); with
 //                    `tryEdit` it then edits and reports whether the server's copy changed (via a 2nd client).
@@ -121,6 +125,19 @@ async function main () {
   }
   // mode edit
   const markers = []
+  const names = editors.map((_e, i) => `editor${i}`)
+  const seenBy = (e) => [...e.provider.awareness.getStates().values()].map((st) => st?.user?.name).filter(Boolean)
+  if (cfg.awareness) {
+    editors.forEach((e, i) => {
+      e.provider.awareness.setLocalStateField('user', { name: names[i], color: '#e91e63' })
+      e.provider.awareness.setLocalStateField('cursor', { anchor: i, head: i })
+    })
+  }
+  if (cfg.bigEdit) {
+    const big = '[big' + 'x'.repeat(cfg.bigEdit - 5) + ']'
+    markers.push(big)
+    editors[0].text.insert(0, big)
+  }
   await Promise.all(editors.map(async (e, i) => {
     for (let k = 0; k < cfg.edits; k++) {
       const marker = `[e${i}.${k}]`
@@ -133,10 +150,16 @@ async function main () {
   const complete = () => editors.every((e) => { const s = e.text.toString(); return markers.every((m) => s.includes(m)) })
   let converged = true
   try { await until(complete, timeoutMs, 'convergence') } catch { converged = false }
+  if (cfg.awareness) {
+    // `awareness`: true (every editor sees everyone) or, per editor, the names it is to see
+    const expected = Array.isArray(cfg.awareness) ? cfg.awareness : editors.map(() => names)
+    const everyone = () => editors.every((e, i) => expected[i].every((n) => seenBy(e).includes(n)))
+    try { await until(everyone, timeoutMs, 'awareness') } catch { /* reported through `seen` */ }
+  }
   await sleep(cfg.settleMs ?? 300)
   const texts = editors.map((e) => e.text.toString())
   out({ converged: converged && texts.every((t) => t === texts[0]), text: texts[0], distinct: new Set(texts).size,
-    ms: Date.now() - t0, closes: editors.flatMap((e) => e.closes) })
+    ms: Date.now() - t0, closes: editors.flatMap((e) => e.closes), seen: editors.map(seenBy) })
   editors.forEach((e) => e.provider.destroy())
 }
 

@@ -72,7 +72,8 @@ class ArticleDocuments:
 def collab_of(runtime: Runtime) -> CollabManager:
     manager = _MANAGERS.get(runtime)
     if manager is None:
-        manager = _MANAGERS[runtime] = CollabManager(runtime.db, runtime.settings, ArticleDocuments(runtime))
+        manager = _MANAGERS[runtime] = CollabManager(runtime.db, runtime.settings, ArticleDocuments(runtime),
+                                                       runtime.signals)
     return manager
 
 
