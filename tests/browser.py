@@ -10,7 +10,8 @@ run) and ``npm install`` in tests/node (:func:`ensure_playwright`).
         [where] = await run_in_chromium([BrowserPage(f"{origin}/", script="return location.origin")])
 
 ``script`` is the body of an async JavaScript function; what it returns must be JSON. A page whose script
-throws yields a :class:`PageError` in its place. Every request crosses the network for real.
+throws yields a :class:`PageError` in its place. Every request crosses the network for real; pass a list as
+``requests=`` to get, per page, the URL of every request it made (to check that a page never leaves its host).
 
 A page may instead be given ``html``: Playwright then answers its URL itself, so any origin can be played
 without a server. Chromium counts such a page as public, and its Local Network Access rule stops public pages
@@ -122,10 +123,12 @@ def ensure_browser() -> Path:
     return executable
 
 
-async def run_in_chromium(pages: list[BrowserPage], *, timeout: float = 30.0) -> list[Any]:
+async def run_in_chromium(pages: list[BrowserPage], *, timeout: float = 30.0,
+                          requests: list[list[str]] | None = None) -> list[Any]:
     """Open each page in a fresh browser context of one headless Chromium and return what each script returned
     (a :class:`PageError` for a page that failed). Runs as a subprocess, so the test's event loop (and a
-    ``live_server`` on it) keeps serving meanwhile."""
+    ``live_server`` on it) keeps serving meanwhile. ``requests``, when given, receives one list per page: the URLs
+    that page's context requested until its script returned (the page itself, assets, fetches, blocked ones too)."""
     executable = ensure_browser()
     node = shutil.which("node")
     if node is None:
@@ -142,4 +145,7 @@ async def run_in_chromium(pages: list[BrowserPage], *, timeout: float = 30.0) ->
         raise
     if proc.returncode != 0:
         raise RuntimeError(f"Chromium harness failed ({proc.returncode}): {err.decode(errors='replace')[-3000:]}")
-    return [item["value"] if item["ok"] else PageError(item["error"]) for item in json.loads(out)]
+    results = json.loads(out)
+    if requests is not None:
+        requests.extend([list(item.get("requests") or []) for item in results])
+    return [item["value"] if item["ok"] else PageError(item["error"]) for item in results]

@@ -5,6 +5,9 @@ offline. These pages load the same assets from ``docs_assets/``: vendored from t
 ``swagger-ui-dist`` and ``redoc`` with their licences (``scripts/vendor_docs_assets.sh``; versions in
 ``docs_assets/VERSIONS``) and served under ``/docs/assets/``. The app is created with ``docs_url=None`` and
 ``redoc_url=None`` and includes :data:`router`.
+
+The bundles fetch nothing by themselves either: the vendoring script swaps ReDoc's side-menu logo (drawn from
+its CDN) for an inline pixel, and Swagger UI's online validator (swagger.io) is switched off.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ async def swagger_ui(request: Request) -> HTMLResponse:
         swagger_css_url=_asset(request, "swagger-ui/swagger-ui.css"),
         swagger_favicon_url=_asset(request, "swagger-ui/favicon-32x32.png"),
         oauth2_redirect_url=str(request.scope.get("root_path", "")) + OAUTH2_REDIRECT,
+        # the validator badge would send the document's URL to validator.swagger.io
+        swagger_ui_parameters={"validatorUrl": None},
     )
 
 

@@ -5,7 +5,9 @@
 // Each page is opened in its own browser context. With "html" the page's own URL is answered by Playwright
 // (no server needed, and any origin can be played); every other request, WebSocket handshakes included, goes
 // to the network for real. "script" is the body of an async function run in the page; what it returns must be
-// JSON. stdout: [{"ok": true, "value": …} | {"ok": false, "error": "…"}, …] in page order.
+// JSON. stdout: [{"ok": true, "value": …, "requests": […]} | {"ok": false, "error": "…", "requests": […]}, …] in
+// page order; "requests" lists the URL of every request the page's context made (blocked and failed ones too), in
+// the order they were made.
 "use strict";
 
 const { chromium } = require("playwright-core");
@@ -18,6 +20,8 @@ async function readStdin() {
 
 async function runPage(browser, page, timeoutMs) {
   const context = await browser.newContext();
+  const requests = [];
+  context.on("request", (request) => requests.push(request.url()));
   try {
     const tab = await context.newPage();
     tab.setDefaultTimeout(timeoutMs);
@@ -28,9 +32,9 @@ async function runPage(browser, page, timeoutMs) {
     // a string is evaluated as an expression (through the DevTools protocol, so a page's CSP does not refuse it)
     const value = await tab.evaluate(`(async () => { ${page.script}
 })()`);
-    return { ok: true, value: value === undefined ? null : value };
+    return { ok: true, value: value === undefined ? null : value, requests };
   } catch (error) {
-    return { ok: false, error: String(error && error.message ? error.message : error) };
+    return { ok: false, error: String(error && error.message ? error.message : error), requests };
   } finally {
     await context.close();
   }

@@ -3,11 +3,15 @@ is served from the package (vendored with its licence)."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from genloom.system.apidocs import ASSETS, ASSETS_DIR
+from tests.browser import BrowserPage, PageError, run_in_chromium
 
 URL_ATTR = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*['"]([^'"]+)['"]|spec-url=["']([^"']+)["']""")
 
@@ -40,3 +44,38 @@ async def test_assets_are_the_vendored_files_with_their_licences(client: httpx.A
     assert "MIT License" in (ASSETS_DIR / "redoc" / "LICENSE").read_text()  # redoc
     assert (await client.get("/docs/assets/swagger-ui/LICENSE")).status_code == 404  # only the listed files
     assert (await client.get("/docs/assets/..%2F..%2Fapidocs.py/x")).status_code == 404
+
+
+def _rendered_script(selector: str) -> str:
+    """A page script that waits until ``selector`` exists (the UI has drawn the API), then until every web font
+    and image the page asked for has loaded or failed, and returns the images' sources."""
+    return f"""
+        const selector = {json.dumps(selector)}, deadline = Date.now() + 25000;
+        while (!document.querySelector(selector)) {{
+            if (Date.now() > deadline) throw new Error("never rendered: " + selector);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }}
+        await document.fonts.ready;
+        await Promise.all([...document.images].map((img) => img.complete ? null
+            : new Promise((resolve) => {{ img.onload = img.onerror = resolve; }})));
+        return [...document.images].map((img) => img.src);
+    """
+
+
+async def test_docs_pages_in_chromium_request_nothing_from_another_host(live_server: Callable[..., Any]) -> None:
+    # What the HTML names is not all a page fetches: the bundles bring their own defaults (ReDoc's side-menu logo
+    # came from its CDN, Swagger UI's validator badge from swagger.io). A real browser renders both pages and
+    # every request it makes is recorded.
+    async with live_server() as base:
+        requests: list[list[str]] = []
+        swagger, redoc = await run_in_chromium([
+            BrowserPage(f"{base}/docs", _rendered_script(".swagger-ui .opblock")),
+            # the side menu's "API docs by Redocly" logo (ReDoc drops it if it fails to load)
+            BrowserPage(f"{base}/redoc", _rendered_script('a[href="https://redocly.com/redoc/"] img')),
+        ], requests=requests)
+    for page, urls in zip(("/docs", "/redoc"), requests, strict=True):
+        foreign = [u for u in urls if not u.startswith((f"{base}/", "data:", "blob:"))]
+        assert not foreign, f"{page} requested {foreign}"
+        assert f"{base}{page}" in urls and f"{base}/openapi.json" in urls, urls
+    assert not isinstance(swagger, PageError) and not isinstance(redoc, PageError), (swagger, redoc)
+    assert redoc and all(src.startswith("data:") for src in redoc), redoc  # the logo is drawn, from the bundle
