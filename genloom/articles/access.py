@@ -11,6 +11,7 @@ Deleted articles exist only for their author and admins, and only to be restored
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, exists, or_, select
 
@@ -43,7 +44,17 @@ def sees_all(principal: Principal) -> bool:
     return principal.sees_all("articles")
 
 
-def access_for(principal: Principal, article: Article, *, collaborator: bool) -> Access:
+class Authored(Protocol):
+    """What the rules read of an article: an ORM :class:`Article` or a read-only record of one."""
+
+    @property
+    def author_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def access_for(principal: Principal, article: Authored, *, collaborator: bool) -> Access:
     """The rules above for a loaded article; ``collaborator``: the principal is invited to it."""
     if is_admin(principal) or (principal.user_id is not None and principal.user_id == article.author_id):
         return Access(read=True, write=True, manage=True)

@@ -18,8 +18,8 @@ and its search index entry together.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +52,23 @@ MAX_CONTENT_BYTES = 1024 * 1024
 MAX_MESSAGE_CHARS = 200
 
 
-def etag_for(article: Article) -> str:
+class Versioned(Protocol):
+    """What an ETag is made of: an ORM :class:`Article` or a :class:`~genloom.articles.reads.ArticleRecord`."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def etag_for(article: Versioned) -> str:
     """Changes with every version and every change of status, deletion or sharing (they all move updated_at)."""
     return strong_etag(article.id, article.status, article.updated_at.isoformat(), version=article.version)
 

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 from fastapi.exceptions import WebSocketException
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from genloom.core.errors import GenloomError
 from genloom.core.principal import ANONYMOUS, Principal
@@ -51,14 +52,16 @@ async def resolve(
     token: str | None,
     client_id: str | None,
     user_agent: str | None = None,
+    conn: AsyncConnection | None = None,
 ) -> Principal:
     """The caller given what they sent, under ``mode``. Raises an Unauthorized subclass when not allowed.
+    ``conn``: a reader connection to check a token on (see :func:`genloom.identity.auth.principal_for_access`).
 
     A malformed X-Client-Id is refused even beside a Bearer token (which then decides who is calling)."""
     if client_id:
         clients.check_client_id(client_id)
     if token:
-        return await auth.principal_for_access(runtime.db, runtime.settings, token)
+        return await auth.principal_for_access(runtime.db, runtime.settings, token, conn=conn)
     if client_id is not None and client_id != "":
         if mode is AuthMode.user:
             raise NotAuthenticated()
@@ -155,14 +158,15 @@ HuabanWsCaller = Annotated[Principal, Depends(ws_caller("huaban"))]
 GenflowWsCaller = Annotated[Principal, Depends(ws_caller("genflow"))]
 
 
-async def caller_of(request: Request, surface: str) -> Principal:
+async def caller_of(request: Request, surface: str, *, conn: AsyncConnection | None = None) -> Principal:
     """The caller, resolved without FastAPI's dependency machinery: for the hot status-polling routes, where
-    solving the dependency graph would cost more than serving the answer."""
+    solving the dependency graph would cost more than serving the answer. ``conn``: the reader connection the
+    route reads on next, to check a token on it too."""
     runtime: Runtime = request.app.state.runtime
     headers = request.headers
     scheme, _, token = (headers.get("authorization") or "").partition(" ")
     return await resolve(
         runtime, auth_mode(runtime.settings, surface),
         token=token.strip() or None if scheme.lower() == "bearer" else None,
-        client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"),
+        client_id=headers.get("x-client-id"), user_agent=headers.get("user-agent"), conn=conn,
     )

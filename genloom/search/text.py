@@ -5,8 +5,9 @@ character of a word is indexed too, so one- and two-character queries match. Oth
 stemmed (Snowball English: ``running`` → ``run``). Engines then only see space-separated terms: FTS5's
 ``unicode61`` tokenizer and PostgreSQL's ``simple`` configuration need no extension.
 
-jieba loads its dictionary once per process (about a second); segmentation is CPU work, so callers run it in
-a thread (:func:`segment_document` is thread-safe).
+jieba loads its dictionary once per process (about a second); segmenting a document is CPU work, so callers
+run it in a thread (:func:`segment_document` is thread-safe). A query (at most 200 characters) takes tens of
+microseconds once the dictionary is loaded: callers segment it on the event loop when :func:`ready`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def _jieba() -> object:
                 jieba.initialize()
                 _ready = True
     return jieba
+
+
+def ready() -> bool:
+    """Has jieba's dictionary been loaded (so segmenting a short text no longer blocks for a second)?"""
+    return _ready
 
 
 def _stem(word: str) -> str:

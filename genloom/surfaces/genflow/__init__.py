@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from genloom.runtime import Runtime
 from genloom.surface import Surface
-from genloom.surfaces.genflow import articles, assistant, channel, collab
+from genloom.surfaces.genflow import articles, assistant, channel, collab, reads
 
 #: everything the surface runs for the app's lifetime, entered in order
 LIFESPANS = (channel.lifespan, collab.lifespan, assistant.lifespan)
@@ -27,6 +27,7 @@ surface = Surface(
     name="genflow",
     routers=(articles.router, channel.router, collab.router, assistant.router),
     lifespan=lifespan,
+    hot_reads=reads.HOT_READS,
     openapi_tags=(
         {"name": "Articles", "description": "GenFlow articles: a version per save, diff, restore, collaborators, "
                                             "soft delete, ETag / If-Match locking, Chinese-aware search."},

@@ -14,11 +14,10 @@ from genloom.articles import collaborators as sharing
 from genloom.articles import service
 from genloom.articles.listing import ArticleQuery, list_articles
 from genloom.articles.models import Article
-from genloom.core.etags import etag_matches
 from genloom.core.paging import decode_cursor, decode_offset_cursor, encode_cursor, encode_offset_cursor
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
-from genloom.search.service import search_articles
+from genloom.surfaces.genflow import reads
 from genloom.surfaces.genflow.collab import track_rest_save
 from genloom.surfaces.genflow.schemas import (
     ArticleCreate,
@@ -32,7 +31,6 @@ from genloom.surfaces.genflow.schemas import (
     VersionPage,
     article_of,
     diff_of,
-    hit_of,
     problem,
     summary_of,
     version_of,
@@ -110,28 +108,22 @@ async def list_(
 @router.get("/search", summary="Full-text search (Chinese-aware), ranked: title hits above body hits",
             response_model=SearchPage, responses=_ok(SearchPage, INVALID))
 async def search(
-    session: ReadSessionDep, caller: GenflowCaller,
+    runtime: RuntimeDep, caller: GenflowCaller,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words to find; all must match")],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> Response:
-    offset = decode_offset_cursor(cursor) if cursor else 0
-    hits, more = await search_articles(session, caller, q, offset=offset, limit=limit)
-    return _json(SearchPage(items=[hit_of(h) for h in hits],
-                            next_cursor=encode_offset_cursor(offset + len(hits)) if more else None))
+    return await reads.search_response(runtime, caller, q, limit=limit, cursor=cursor)
 
 
 @router.get("/{article_id}", summary="Read an article (ETag; If-None-Match → 304)", response_model=ArticleOut,
             responses={**_ok(ArticleOut, NOT_FOUND), 304: {"description": "Not modified"}})
 async def get_article(
-    article_id: ArticleId, session: ReadSessionDep, caller: GenflowCaller,
+    article_id: ArticleId, runtime: RuntimeDep, caller: GenflowCaller,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    article = await service.get_visible(session, caller, article_id)
-    etag = service.etag_for(article)
-    if if_none_match and etag_matches(if_none_match, etag, weak=True):
-        return Response(status_code=304, headers={**HEADERS, "ETag": etag})
-    return await _article_response(session, article)
+    # usually answered before routing (genloom.surfaces.genflow.reads.HOT_READS); this is its fallback
+    return await reads.article_response(runtime, caller, article_id, if_none_match)
 
 
 @router.put("/{article_id}", summary="Save a new version (If-Match or version required)", response_model=ArticleOut,
