@@ -155,16 +155,24 @@ class CollabManager:
         peer = Peer(socket, principal, writable=writable, queue_size=self.settings.collab_queue_size)
         sender = asyncio.create_task(peer.run_sender())
         room.join(peer)
-        try:
+
+        async def read() -> None:
             async for frame in receive:
-                if peer.dropped or sender.done():
-                    break
                 await room.handle(peer, frame)
+
+        # whichever ends first: the client leaves, the socket fails, or the client fell too far behind
+        tasks = [asyncio.create_task(read()), sender, asyncio.create_task(peer.overflowed.wait())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             room.leave(peer)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if peer.dropped:
+            await peer.close_too_slow()
 
     # -- saving --------------------------------------------------------------------------------------------
     async def _tick(self, room: Room) -> None:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("genloom.collab")
 #: close code for a connection that fell too far behind (y-websocket reconnects and resyncs)
 CLOSE_TOO_SLOW = 1013
+#: how long the 1013 close may wait for a slow client to take it (then the connection is just dropped)
+SLOW_CLOSE_SECONDS = 30.0
 EMPTY_UPDATE = b"\x00\x00"
 
 
@@ -53,11 +55,13 @@ class Peer:
         self.socket = socket
         self.principal = principal
         self.writable = writable
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_size)
         #: awareness client ids this connection has announced (removed when it leaves)
         self.client_ids: set[int] = set()
         self.refused = 0
         self.dropped = False
+        #: set when the queue overflowed: the connection is to be closed with 1013
+        self.overflowed = asyncio.Event()
 
     def send(self, frame: bytes) -> None:
         if self.dropped:
@@ -67,18 +71,17 @@ class Peer:
         except asyncio.QueueFull:
             self.dropped = True
             log.warning("collab.slow_client_dropped user_id=%s", self.principal.user_id)
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            self.overflowed.set()
 
     async def run_sender(self) -> None:
         while True:
-            frame = await self.queue.get()
-            if frame is None:
-                with contextlib.suppress(Exception):
-                    await self.socket.close(CLOSE_TOO_SLOW, "too slow")
-                return
-            await self.socket.send_bytes(frame)
+            await self.socket.send_bytes(await self.queue.get())
+
+    async def close_too_slow(self) -> None:
+        """Close with 1013; the close frame goes after what the socket holds already, so it waits (a bounded
+        while) for the client to read that."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.socket.close(CLOSE_TOO_SLOW, "too slow"), SLOW_CLOSE_SECONDS)
 
 
 class Room:
