@@ -41,6 +41,16 @@ from genloom.system.surface import surface as system
 
 log = logging.getLogger("genloom.app")
 
+def streams_budget(grace: float) -> float:
+    """Of the grace period, how long live streams get to send their last frame and close."""
+    return min(5.0, grace / 3)
+
+
+def exit_margin(grace: float) -> float:
+    """Of the grace period, what is kept for closing the hub, pools and clients after the workers drained."""
+    return min(2.0, grace / 10)
+
+
 #: every app surface this build serves, in route-matching order
 SURFACES: tuple[Surface, ...] = (studio, native, system, identity, backend2, cinemind, huaban, genflow)
 
@@ -80,15 +90,38 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             log.info("%s", startup_line(settings, rt.db.engine.url, embedded_workers))
             if (warning := secret_key_warning(settings)) is not None:
                 log.warning("%s", warning)
+            draining: list[asyncio.Task[None]] = []
+
+            async def begin_shutdown() -> float:
+                """SIGTERM (:mod:`genloom.serving`): stop claiming and drain the workers to the deadline, and tell
+                every live stream to reconnect elsewhere. Returns the seconds left of the grace period."""
+                grace = settings.shutdown_grace_seconds
+                stop.set()
+                if worker is not None and not draining:
+                    # the workers drain while the streams and in-flight requests finish, to one deadline, with a
+                    # little left for closing pools
+                    draining.append(asyncio.create_task(worker.shutdown(max(0.0, grace - exit_margin(grace))),
+                                                        name="genloom-worker-drain"))
+                await rt.shutdown.begin(grace, streams_budget(grace))
+                return rt.shutdown.remaining()
+
+            app.state.begin_shutdown = begin_shutdown
+            stop_watching = rt.shutdown.on_begin(rt.hub.drain)
             try:
                 yield
             finally:
+                app.state.begin_shutdown = None
+                stop_watching()
                 stop.set()
-                if worker is not None:
+                if draining:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await draining[0]
+                elif worker is not None:
                     await worker.shutdown(settings.shutdown_grace_seconds)
                 for task in background:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await asyncio.wait_for(task, timeout=settings.shutdown_grace_seconds + 5)
+                        await asyncio.wait_for(task, timeout=max(1.0, rt.shutdown.remaining()) if draining
+                                               else settings.shutdown_grace_seconds + 5)
         await stop_hub(rt)
         app.state.request_observers.remove(rt.metrics.observe_request)
         if own_runtime:
@@ -104,6 +137,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         redoc_url=None,
     )
     app.state.request_observers = []
+    app.state.begin_shutdown = None  # set while the lifespan runs (genloom.serving calls it on SIGTERM)
     app.state.health_fields = [s.health_fields for s in SURFACES if s.health_fields is not None]
     hot_reads = [read for surface in SURFACES for read in surface.hot_reads]
     app.add_middleware(HotReadMiddleware, reads=hot_reads)  # innermost: behind CORS and request logging

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from genloom.core.db import Database
 from genloom.core.metrics import MetricsState
 from genloom.core.settings import Settings
+from genloom.core.shutdown import Shutdown
 from genloom.events.hub import Hub
 from genloom.events.readmodel import ReadModel
 from genloom.jobs.registry import KindRegistry
@@ -48,6 +49,8 @@ class Runtime:
     keywords: KeywordIndex = field(default_factory=KeywordIndex)
     #: client id -> when its last_seen_at was last written (writes are throttled per process)
     clients_seen: dict[str, float] = field(default_factory=dict)
+    #: the graceful shutdown of a server: components holding live connections register their hooks here
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     async def close(self) -> None:
         await self.hub.close()

@@ -47,6 +47,17 @@ def genloom_cmd(*args: str) -> list[str]:
 @contextlib.contextmanager
 def serve(env: dict[str, str], *, workers: int = 2, ready_path: str = "/healthz", timeout: float = 30.0) -> Iterator[str]:
     """Start ``genloom serve`` on a free port; yield its base URL; stop it with SIGTERM."""
+    proc, base = start_serve(env, workers=workers, ready_path=ready_path, timeout=timeout)
+    try:
+        yield base
+    finally:
+        stop(proc)
+
+
+def start_serve(env: dict[str, str], *, workers: int = 2, ready_path: str = "/healthz",
+                timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``genloom serve`` on a free port and wait until it answers; the process and its base URL (the
+    caller stops it)."""
     port = free_port()
     proc = subprocess.Popen(
         genloom_cmd("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
@@ -67,9 +78,10 @@ def serve(env: dict[str, str], *, workers: int = 2, ready_path: str = "/healthz"
             if time.monotonic() > deadline:
                 raise RuntimeError("genloom serve did not become ready")
             time.sleep(0.1)
-        yield base
-    finally:
+    except BaseException:
         stop(proc)
+        raise
+    return proc, base
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

@@ -56,6 +56,9 @@ class ChannelHub:
         self._gap_since: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.positioned = False
+        #: a graceful shutdown began: every connection, open or new, is told to reconnect elsewhere
+        self.draining = False
+        self._drained = asyncio.Event()  # set when the last connection is gone while draining
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -75,6 +78,17 @@ class ChannelHub:
         for conn in list(self._clients.values()):
             conn.end("closed")
 
+    async def drain(self, budget: float) -> None:
+        """Graceful shutdown (a :class:`~genloom.core.shutdown.Shutdown` hook): end every connection with reason
+        ``restart`` (the socket says so in a last frame and closes with 1012; the client resumes each room by seq
+        on another server) and wait up to ``budget`` seconds until they are gone."""
+        self.draining = True
+        for conn in list(self._clients.values()):
+            conn.end("restart")
+        if self._clients:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), budget)
+
     @property
     def connection_count(self) -> int:
         return len(self._clients)
@@ -92,11 +106,15 @@ class ChannelHub:
                                            {"connection": conn.id}, sender_user=conn.principal.user_id,
                                            sender_client=conn.client_id, keep=1)
         conn.announced_seq = announcement.seq
+        if self.draining:
+            conn.end("restart")  # accepted on a connection opened before the server stopped listening
 
     def disconnect(self, conn: Connection) -> None:
         if self._clients.get(conn.key) is conn:
             del self._clients[conn.key]
         self._forget(conn)
+        if self.draining and not self._clients:
+            self._drained.set()
 
     def _forget(self, conn: Connection) -> None:
         for room in conn.rooms:

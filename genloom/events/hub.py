@@ -102,6 +102,10 @@ class Hub:
         self._stopping = False
         #: True once the end of the log is known (subscribers are refused before)
         self.positioned = False
+        #: a graceful shutdown began: new subscribers are refused, open streams were told to reconnect
+        self.draining = False
+        self._drain_open: set[Subscription] = set()
+        self._drained = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -115,8 +119,12 @@ class Hub:
         Raises :class:`~genloom.core.errors.Unavailable` while the hub cannot reach the database at start-up."""
         if not self.positioned:
             raise Unavailable("the event stream is starting; try again shortly")
+        if self.draining:
+            raise Unavailable("this server is shutting down; reconnect to resume")
         sub = Subscription(self, principal, None if job_ids is None else set(job_ids), after,
                            self.settings.event_queue_size)
+        if after is None:
+            sub.start_id = self.delivered_id  # live only: a resume from here misses nothing it was owed
         if sub.job_ids is None:
             if sub.sees_all:
                 self._all_owners.add(sub)
@@ -167,6 +175,10 @@ class Hub:
                     del self._by_job[job_id]
 
     def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._drain_open:
+            self._drain_open.discard(sub)
+            if not self._drain_open:
+                self._drained.set()
         self._all_owners.discard(sub)
         owner_group = self._by_owner.get(sub.principal.owner_id)
         if owner_group is not None:
@@ -226,6 +238,21 @@ class Hub:
                 self._remember_skip(expected, rid - 1)
             expected = rid + 1
         self.positioned = True
+
+    async def drain(self, budget: float) -> None:
+        """Graceful shutdown (a :class:`~genloom.core.shutdown.Shutdown` hook): refuse new subscribers, end every
+        open stream with :meth:`Subscription.restart` (each stream then sends its client the frame that says
+        "reconnect elsewhere, after this id") and wait up to ``budget`` seconds until all of them closed."""
+        self.draining = True
+        subs = self._subscribers()
+        for sub in subs:
+            sub.restart()
+            self.unsubscribe(sub)  # no more live events: the client gets them from the next server
+        self._drain_open = {sub for sub in subs if not sub.closed}  # unsubscribe() again, by close(), removes
+        if self._drain_open:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), budget)
+        log.info("hub.drained streams=%d still_open=%d", len(subs), len(self._drain_open))
 
     async def close(self) -> None:
         self._stopping = True

@@ -14,6 +14,9 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
              {"type": "heartbeat"}                  (every heartbeat_seconds, and in answer to a ping)
              {"type": "error", "code": "…", "message": "…"}   (bad messages; the socket stays open;
                                                                 unknown_op also lists "accepted_ops")
+             {"type": "reconnect", "code": "server_restart", "last_id": N, "retry_ms": …}
+                 (the server is shutting down: close code 1012 follows; reconnect, subscribe with after=N)
+SSE streams end the same way with ``event: reconnect`` (``id: N``, ``retry:``), and EventSource resumes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import collections
 import json
 import logging
+import random
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -66,6 +70,25 @@ def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
     return after
 
 
+#: how soon (ms) a client told to reconnect by a shutting-down server comes back, drawn per stream so that the
+#: clients of one replica do not all land on the others in the same instant
+RECONNECT_RETRY_MS = (250, 2000)
+
+
+def reconnect_message(resume_id: int) -> dict[str, Any]:
+    """What a stream's last frame says when its server shuts down: reconnect (any replica) after this id."""
+    return {"code": "server_restart", "message": "this server is restarting; reconnect to resume",
+            "last_id": resume_id, "retry_ms": random.randint(*RECONNECT_RETRY_MS)}
+
+
+def sse_reconnect_frame(resume_id: int) -> bytes:
+    """``event: reconnect`` with ``id:`` (so EventSource sends it back as Last-Event-ID even if no event came
+    before) and ``retry:``; the stream ends after it and EventSource reconnects by itself."""
+    message = reconnect_message(resume_id)
+    data = json.dumps(message, separators=(",", ":"))
+    return f"id: {resume_id}\nevent: reconnect\nretry: {message['retry_ms']}\ndata: {data}\n\n".encode()
+
+
 def sse_frame(event: dict[str, Any]) -> bytes:
     data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     return f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n".encode()
@@ -93,6 +116,8 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
                 later = await sub.hub.read_events(sub.principal, {close_on_terminal_of}, after=event["id"], limit=1)
                 if not later:
                     return
+        if sub.restarting:
+            yield sse_reconnect_frame(sub.resume_id)
     except SubscriberOverflow:
         # The client reconnects (EventSource does so by itself) and resumes from the last id it got.
         yield b"event: overflow\ndata: {\"code\":\"slow_consumer\"}\n\n"
@@ -229,6 +254,9 @@ class NativeWs:
     def overflow(self) -> str:
         return json.dumps({"type": "error", "code": "slow_consumer",
                            "message": "too far behind; reconnect and resume with 'after'"})
+
+    def restart(self) -> str:
+        return json.dumps({"type": "reconnect", **reconnect_message(self.sub.resume_id)})
 
     async def _handle(self, raw: str) -> list[str]:
         from genloom.core.principal import may_read

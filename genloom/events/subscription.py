@@ -68,7 +68,11 @@ class Subscription:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
         self.closed = False
+        #: ended by a graceful shutdown: the stream tells its client to reconnect elsewhere (from resume_id)
+        self.restarting = False
         self.last_id = after or 0
+        #: where the stream began: ``after``, or for a live-only stream the hub's position when it subscribed
+        self.start_id = after or 0
         #: per-job floors from add_jobs(after=…): live events at or below them were already seen
         self._floors: dict[str, int] = {}
         #: pending replays: (job ids or None for all, after, cut) — served before the live queue
@@ -94,6 +98,21 @@ class Subscription:
         """Dropped for being slow: the iterator raises :class:`SubscriberOverflow` next."""
         self._kill(_OVERFLOW)
 
+    def restart(self) -> None:
+        """The server is shutting down: end the iteration now (what is queued or still to replay is moot, the
+        client resumes from :attr:`resume_id` on another server)."""
+        if self.closed or self.overflowed or self.restarting:
+            return
+        self.restarting = True
+        self._replays.clear()
+        self._buffer.clear()
+        self._kill(_END)
+
+    @property
+    def resume_id(self) -> int:
+        """The id a client resumes after to miss nothing: the last event handed out, or where it began."""
+        return max(self.last_id, self.start_id)
+
     def replay(self, replay: tuple[set[str] | None, int, int]) -> None:
         """Queue a replay from the log: (job ids or None for all, after this id, up to this id)."""
         self._replays.append(replay)
@@ -110,7 +129,7 @@ class Subscription:
 
         Replayed events come before later live ones; order is by id within each job."""
         new = {j for j in job_ids if self.job_ids is None or j not in self.job_ids}
-        if self.job_ids is None or not new or self.closed or self.overflowed:
+        if self.job_ids is None or not new or self.closed or self.overflowed or self.restarting:
             return
         self.hub.track(self, new)
         if after is not None:
@@ -151,6 +170,8 @@ class Subscription:
 
     async def __anext__(self) -> dict[str, Any]:
         while True:
+            if self.restarting:
+                raise StopAsyncIteration  # also after a replay page that was being read when the restart came
             if self._buffer:
                 event = self._buffer.popleft()
                 if self.job_ids is not None and event["job_id"] not in self.job_ids:
@@ -182,6 +203,8 @@ class Subscription:
     async def _replay_page(self) -> list[dict[str, Any]]:
         jobs, after, cut = self._replays[0]
         rows = await self.hub.read_events(self.principal, jobs, after=after, upto=cut, limit=PAGE)
+        if self.restarting:
+            return []  # restart() emptied the replays while this page was being read
         # Rows inside ids the hub skipped as gaps may also come late through the queue: remember them.
         self._replayed_holes.update(r["id"] for r in rows if self.hub.in_skipped(r["id"]))
         if len(rows) < PAGE:

@@ -5,6 +5,8 @@ and a writer that pumps the hub subscription through the protocol's translation,
 ``heartbeat`` seconds of silence. Both send through one lock (one frame at a time). The loop ends when the
 client leaves or either task fails; a subscriber the hub dropped for being slow gets the protocol's overflow
 frame and close code ``TRY_AGAIN`` (1013), so it reconnects and resumes from the last event id it handled.
+When the server shuts down gracefully the hub ends every subscription; the client gets the protocol's restart
+frame (with the id to resume after) and close code ``SERVICE_RESTART`` (1012), and reconnects elsewhere.
 
 A protocol only says what its frames look like; order, resume, back-pressure and cleanup are the loop's and
 the hub's, the same for every protocol.
@@ -21,6 +23,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from genloom.events.subscription import SubscriberOverflow, Subscription, with_heartbeats
 
 TRY_AGAIN = 1013  # close code: too slow, or the hub is not ready; reconnect and resume
+SERVICE_RESTART = 1012  # close code: this server is shutting down; reconnect (to another) and resume
 
 
 class WsProtocol(Protocol):
@@ -35,6 +38,10 @@ class WsProtocol(Protocol):
     def heartbeat(self) -> str: ...
 
     def overflow(self) -> str: ...
+
+    def restart(self) -> str:
+        """The last frame before close code 1012: reconnect and resume after ``sub.resume_id``."""
+        ...
 
 
 async def run(ws: WebSocket, sub: Subscription, protocol: WsProtocol, *, heartbeat: float) -> None:
@@ -59,6 +66,10 @@ async def run(ws: WebSocket, sub: Subscription, protocol: WsProtocol, *, heartbe
                 frame = protocol.heartbeat() if event is None else await protocol.on_event(event)
                 if frame is not None:
                     await send(frame)
+            if sub.restarting:
+                with contextlib.suppress(Exception):
+                    await send(protocol.restart())
+                    await ws.close(code=SERVICE_RESTART, reason="service restart")
         except SubscriberOverflow:
             with contextlib.suppress(Exception):
                 await send(protocol.overflow())

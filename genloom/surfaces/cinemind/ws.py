@@ -7,7 +7,9 @@ means every task), and reconnects with ``?after=<last eventId>`` to receive ever
 goes out after ``GENLOOM_HEARTBEAT_SECONDS`` (15 s) of silence. The native spelling is accepted too:
 ``{"op"|"type": "subscribe"|"unsubscribe", "jobs"|"taskIds": […]}`` and ``{"op"|"type": "ping"}``; an unknown op
 answers ``unknown_op`` with ``acceptedOps``. Subscribing sends each task's current state at once (a message with
-``"snapshot": true`` and ``eventId`` null), then every later event.
+``"snapshot": true`` and ``eventId`` null), then every later event. A server that shuts down sends
+``{"type": "reconnect", "data": {"code": "server_restart", "lastEventId": N}}`` and closes with 1012: reconnect
+(any replica) with ``?after=N``.
 
 Events come from the process's event hub (:mod:`genloom.events.hub`), which delivers them in id order with no gap
 and replays from the log for ``after``; this module only filters and translates. Which jobs are cineMind tasks
@@ -27,6 +29,7 @@ from sqlalchemy import select
 from genloom.cinemind import pipeline
 from genloom.cinemind.service import STATUS_WORDS, task_result
 from genloom.core.db import utc_now
+from genloom.core.errors import Unavailable
 from genloom.core.principal import Principal
 from genloom.events import wsloop
 from genloom.events.streams import WS_OPS, ws_op
@@ -187,6 +190,11 @@ class CinemindWs:
         return json.dumps(_message("error", {"message": "too slow: reconnect with ?after=<lastEventId>",
                                              "code": "overflow", "lastEventId": self.sub.last_id}))
 
+    def restart(self) -> str:
+        return json.dumps(_message("reconnect", {"message": "the server is restarting: reconnect with "
+                                                            "?after=<lastEventId>",
+                                                 "code": "server_restart", "lastEventId": self.sub.resume_id}))
+
 
 async def serve(websocket: WebSocket, runtime: Runtime, principal: Principal, after: int | None) -> None:
     """Run one ``/ws/tasks`` connection until the client leaves."""
@@ -194,6 +202,10 @@ async def serve(websocket: WebSocket, runtime: Runtime, principal: Principal, af
     if not runtime.hub.running:
         await websocket.close(CLOSE_UNAVAILABLE, "the event hub is not running in this process")
         return
-    sub = runtime.hub.subscribe(principal, job_ids=None, after=after)
+    try:
+        sub = runtime.hub.subscribe(principal, job_ids=None, after=after)
+    except Unavailable as exc:  # starting up, or shutting down
+        await websocket.close(CLOSE_UNAVAILABLE, exc.message)
+        return
     await wsloop.run(websocket, sub, CinemindWs(runtime, principal, sub),
                      heartbeat=runtime.settings.heartbeat_seconds)

@@ -19,7 +19,8 @@ Server → client::
 
 Close codes: 4401 no or bad token (before any frame), 4400 bad client id, 4000 ``replaced`` (a newer
 connection with this client id), 4408 silent for three heartbeats, 1013 too slow (reconnect and resume),
-1011 the database is unreachable.
+1011 the database is unreachable, 1012 the server is shutting down (after a last
+``{"type": "reconnect", "code": "server_restart", "rooms": {room: last seq}}``: reconnect and resume each room).
 The rules (rooms, seq, history, fan-out between processes) are :mod:`genloom.channel`'s.
 """
 
@@ -59,9 +60,10 @@ log = logging.getLogger("genloom.genflow.channel")
 
 router = APIRouter(tags=["WebSocket"])
 CLOSE_REPLACED, CLOSE_BAD_CLIENT, CLOSE_UNAUTHORIZED, CLOSE_SILENT = 4000, 4400, 4401, 4408
-CLOSE_TRY_AGAIN, CLOSE_GOING_AWAY, CLOSE_UNAVAILABLE = 1013, 1001, 1011
+CLOSE_TRY_AGAIN, CLOSE_GOING_AWAY, CLOSE_UNAVAILABLE, CLOSE_RESTART = 1013, 1001, 1011, 1012
 CLOSE_FOR = {"replaced": (CLOSE_REPLACED, "replaced"), "silent": (CLOSE_SILENT, "silent"),
-             "too_slow": (CLOSE_TRY_AGAIN, "too slow"), "closed": (CLOSE_GOING_AWAY, "server closing")}
+             "too_slow": (CLOSE_TRY_AGAIN, "too slow"), "closed": (CLOSE_GOING_AWAY, "server closing"),
+             "restart": (CLOSE_RESTART, "service restart")}
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ROOMS = 100
 MAX_FRAME_CHARS = 256 * 1024
@@ -83,9 +85,11 @@ async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
     hub = ChannelHub(runtime.db, runtime.signals, config_of(runtime.settings))
     await hub.start()
     _HUBS[runtime] = hub
+    stop_watching = runtime.shutdown.on_begin(hub.drain)
     try:
         yield
     finally:
+        stop_watching()
         _HUBS.pop(runtime, None)
         await hub.close()
 
@@ -233,6 +237,10 @@ async def _serve(ws: WebSocket, session: Session) -> None:
                 if ended.reason == "too_slow":
                     await ws.send_text(json.dumps({"type": "error", "code": "too_slow",
                                                    "message": "you fell behind; reconnect and resume"}))
+                elif ended.reason == "restart":
+                    await ws.send_text(json.dumps({"type": "reconnect", "code": "server_restart",
+                                                   "message": "the server is restarting; reconnect and resume",
+                                                   "rooms": dict(conn.floors)}))
                 await ws.close(code=code, reason=reason)
 
     read, write = asyncio.create_task(reader()), asyncio.create_task(writer())
