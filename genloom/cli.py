@@ -197,13 +197,15 @@ def migrate(ctx: click.Context, revision: str) -> None:
 @click.option("--older-than-hours", type=float, default=None, help="Retention age (default GENLOOM_RETENTION_HOURS).")
 @click.pass_context
 def janitor(ctx: click.Context, older_than_hours: float | None) -> None:
-    """Rescue lapsed leases, prune finished jobs past retention and sweep HuaBan's leftovers, once."""
+    """Rescue lapsed leases, prune finished jobs past retention, sweep HuaBan's leftovers and media objects no
+    asset names (older than GENLOOM_MEDIA_ORPHAN_AGE_HOURS), once."""
     from genloom.jobs import janitor as jan
 
     settings = _settings(ctx)
 
     async def go(rt: Any) -> dict[str, Any]:
         from genloom.artworks import janitor as huaban_janitor
+        from genloom.media.sweep import sweep_orphans
         from genloom.ratelimits.limiter import build_limiter
 
         rescued = await jan.rescue_expired(rt)
@@ -216,7 +218,8 @@ def janitor(ctx: click.Context, older_than_hours: float | None) -> None:
             swept = await huaban_janitor.sweep(rt, limiter)
         finally:
             await limiter.aclose()
-        return {"rescued": rescued, "pruned": pruned, "huaban": swept}
+        media = await sweep_orphans(rt.db, rt.blobs, rt.settings)
+        return {"rescued": rescued, "pruned": pruned, "huaban": swept, "media": media}
 
     click.echo(json.dumps(_run(lambda: _with_runtime(settings, go))))
 

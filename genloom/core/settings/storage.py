@@ -23,6 +23,8 @@ class StorageSettings(BaseSettings):
     s3_secret_access_key: str = Field(default="", repr=False, validation_alias=alias("GENLOOM_S3_SECRET_ACCESS_KEY", "S3_SECRET_ACCESS_KEY"))
     s3_force_path_style: bool = Field(default=False, validation_alias=alias("GENLOOM_S3_FORCE_PATH_STYLE", "S3_FORCE_PATH_STYLE"))
     s3_prefix: str = Field(default="", validation_alias=alias("GENLOOM_S3_PREFIX", "S3_PREFIX"))
+    # objects no asset names are deleted by `genloom janitor` once this old (never less than 3 leases + 5 min)
+    media_orphan_age_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("media_dir", mode="before")
     @classmethod
