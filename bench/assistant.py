@@ -1,14 +1,17 @@
 """Assistant streaming benchmark: what genloom adds to a provider's first token, and streaming throughput.
 
     python bench/assistant.py                 # 30 replies, a 2,000-piece reply for throughput
+    python bench/assistant.py --article-chars 200000   # each session linked to a 200,000-character article
+    python bench/assistant.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench  # an empty db
 
 A fake OpenAI-compatible chat server (tests/fakes/chat_stream.py, on a real socket in this process) answers
 with a script of pieces and no delay of its own. For each sample the same chat request is timed twice:
 
 - provider: straight to the fake with httpx (POST → first content chunk): the provider's own first token;
 - genloom: ``POST /assistant/sessions/{id}/messages`` with ``Accept: text/event-stream`` on a
-  ``genloom serve --workers 0`` process (SQLite) configured with that fake as its OpenAI provider
-  (POST → first ``event: token``), a fresh session each time.
+  ``genloom serve --workers 0`` process (SQLite, or ``--database-url``) configured with that fake as its OpenAI
+  provider (POST → first ``event: token``), a fresh session each time (linked to one article of
+  ``--article-chars`` characters when given, so the context carries an excerpt of it).
 
 "added" is genloom minus provider: storing both messages, building the context (tokenizer, history),
 starting the reply's task and the SSE hop. Throughput: one reply of ``--pieces`` pieces end to end, pieces per
@@ -58,8 +61,8 @@ def first_direct(base: str) -> float:
     raise RuntimeError("no content from the fake")
 
 
-def first_genloom(client: httpx.Client) -> float:
-    session = client.post("/assistant/sessions", json={}).json()["id"]
+def first_genloom(client: httpx.Client, article_id: str | None = None) -> float:
+    session = client.post("/assistant/sessions", json={"articleId": article_id} if article_id else {}).json()["id"]
     started = time.perf_counter()
     with client.stream("POST", f"/assistant/sessions/{session}/messages", json={"content": "hi"},
                        headers={"Accept": "text/event-stream"}) as response:
@@ -92,13 +95,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--pieces", type=int, default=2000)
+    parser.add_argument("--article-chars", type=int, default=0, help="link each session to an article this long")
+    parser.add_argument("--database-url", default="", help="an empty database for the server (default: SQLite)")
     args = parser.parse_args()
     state = ChatStreamFake(api_key="k", pieces=["Hello", ", ", "writer", "!"])
     with FakeServer(create_app(state)) as fake, tempfile.TemporaryDirectory() as tmp:
         base = fake.url + "/v1"
         port = free_port()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("GENLOOM_")},
-               "GENLOOM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db", "GENLOOM_DATA_DIR": tmp,
+               "GENLOOM_DATABASE_URL": args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
+               "GENLOOM_DATA_DIR": tmp,
                "GENLOOM_LOG_LEVEL": "WARNING", "GENLOOM_SECRET_KEY": "bench-secret-key-bench-secret-key",
                "GENLOOM_TEXT_PROVIDER": "openai", "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "k",
                "GENLOOM_PROVIDER_PROBES": "false", "GENLOOM_ASSISTANT_REQUESTS_PER_MINUTE": "0",
@@ -122,13 +128,18 @@ def main() -> None:
                 token = client.post("/auth/login", json={"username": "bencher", "password": "bench password 1"}
                                     ).json()["access_token"]
                 client.headers["Authorization"] = f"Bearer {token}"
+                article_id = None
+                if args.article_chars:
+                    para = "人工智能正在改变写作。很多作者用它整理提纲、检查语法。Writers still need their own eyes. "
+                    body = (para * (args.article_chars // len(para) + 1))[:args.article_chars]
+                    article_id = client.post("/articles", json={"title": "Bench", "content": body}).json()["id"]
                 for _ in range(3):  # warm-up: tokenizer load, connection pools
-                    first_genloom(client)
+                    first_genloom(client, article_id)
                     first_direct(base)
                 direct, through = [], []
                 for _ in range(args.samples):
                     direct.append(first_direct(base))
-                    through.append(first_genloom(client))
+                    through.append(first_genloom(client, article_id))
                 added = [t - d for t, d in zip(through, direct, strict=True)]
                 state.pieces = [f"p{i} " for i in range(args.pieces)]
                 raw = throughput(base, None, args.pieces)
@@ -141,7 +152,9 @@ def main() -> None:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
-    print(f"\nfirst token, {args.samples} replies (ms)\n")
+    where = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
+    linked = f", sessions linked to a {args.article_chars:,}-character article" if args.article_chars else ""
+    print(f"\nfirst token, {args.samples} replies, {where}{linked} (ms)\n")
     print("| path | p50 | p99 | mean |")
     print("|---|---|---|---|")
     for name, values in (("provider fake, direct", direct), ("through genloom (SSE)", through),

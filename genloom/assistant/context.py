@@ -8,6 +8,7 @@ folding is needed it folds down to half the room, so the summary is remade every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from genloom.assistant.tokens import PER_MESSAGE, Counter
@@ -15,6 +16,9 @@ from genloom.providers.base import ChatMessage
 
 DEFAULT_SYSTEM = ("You are GenFlow's writing assistant. Help the writer with their article: answer questions, "
                   "suggest improvements, and write in the language the writer uses.")
+COMPLETE_SYSTEM = ("You are GenFlow's writing assistant, working inside the writer's article. Continue or rewrite the "
+                   "text at the cursor as the writer asks, in the article's language and style. Answer with the new "
+                   "text only.")
 SUMMARY_SYSTEM = ("You keep a running summary of a conversation between a writer and a writing assistant. "
                   "Merge the earlier summary with the new turns into one short paragraph that keeps every fact, "
                   "decision and open request. Answer with the summary only.")
@@ -28,6 +32,29 @@ class Turn:
 
 
 @dataclass(slots=True)
+class Inputs:
+    """What one turn's context is made of, read in the transaction that starts the turn."""
+
+    system: str
+    summary: str
+    #: the last message seq the summary covers
+    summary_through: int
+    #: the article's title and latest text, or None
+    article: tuple[str, str] | None
+    #: the newest turns the budget could hold, oldest first (older ones are read only to fold them)
+    history: list[Turn]
+    #: the writer's turn as sent
+    prompt: str
+    #: a character offset in the article (a completion): the excerpt is cut around it, else from the start
+    cursor: int | None = None
+
+
+def history_limit(budget: int) -> int:
+    """The most turns a budget can hold: each costs its framing and at least one token of text."""
+    return budget // (PER_MESSAGE + 1) + 1
+
+
+@dataclass(slots=True)
 class Plan:
     messages: list[ChatMessage]
     #: turns outside the window that the summary does not cover yet (oldest first)
@@ -35,30 +62,39 @@ class Plan:
     prompt_tokens: int = 0
 
 
+MARK = "…"
+
+
 def clip(text: str, limit: int, count: Counter, *, around: int | None = None) -> str:
-    """The longest part of ``text`` within ``limit`` tokens: from the start, or centred on character ``around``
-    (a cursor), marked with ``…`` where it was cut."""
+    """The longest part of ``text`` within ``limit`` tokens: from the start, or around character ``around`` (a
+    cursor: half the room before it, the rest after, either side taking what the other leaves), marked with
+    ``…`` where it was cut. Only as much of the text as the room can span is ever tokenised."""
     if limit <= 0:
         return ""
-    if count(text) <= limit:
+    if len(count.head(text, limit)) == len(text):
         return text
-    centre = len(text) if around is None else max(0, min(len(text), around))
-    lo, hi = 0, len(text)
-    while lo < hi:  # the widest character span whose tokens fit
-        mid = (lo + hi + 1) // 2
-        if count(_span(text, mid, centre, around is not None)) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return _span(text, lo, centre, around is not None)
+    if around is None:
+        return _fitted(lambda room: count.head(text, room) + MARK, limit - 1, limit, count)
+    centre = max(0, min(len(text), around))
+    before, after = text[:centre], text[centre:]
+
+    def build(room: int) -> str:
+        left = count.tail(before, room // 2)
+        right = count.head(after, room - count(left))
+        if len(right) == len(after):  # the text ends soon after the cursor: the rest of the room goes before it
+            left = count.tail(before, room - count(right))
+        return (MARK if len(left) < len(before) else "") + left + right + (MARK if len(right) < len(after) else "")
+
+    return _fitted(build, limit - 2, limit, count)
 
 
-def _span(text: str, width: int, centre: int, centred: bool) -> str:
-    if not centred:
-        return text[:width] + ("…" if width < len(text) else "")
-    start = max(0, min(centre - width // 2, len(text) - width))
-    end = start + width
-    return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
+def _fitted(build: Callable[[int], str], room: int, limit: int, count: Counter) -> str:
+    """``build(room)``, with less room while the pieces joined (and marked) come to more than ``limit``."""
+    cut = build(max(0, room))
+    while room > 0 and (over := count(cut) - limit) > 0:
+        room -= over
+        cut = build(max(0, room))
+    return cut if count(cut) <= limit else ""
 
 
 def system_text(system: str, summary: str, article: tuple[str, str] | None) -> str:

@@ -63,47 +63,48 @@ def provider_failure(exc: ProviderError) -> StreamEvent:
                                  "message": f"the text provider is unavailable: {exc.message}"[:500]})
 
 
-async def history_of(session: AsyncSession, session_id: str, before_seq: int) -> list[context.Turn]:
-    rows = (await session.execute(
-        select(AssistantMessage.seq, AssistantMessage.role, AssistantMessage.content)
-        .where(AssistantMessage.session_id == session_id, AssistantMessage.seq < before_seq,
-               AssistantMessage.status.in_(("complete", "incomplete")), AssistantMessage.content != "")
-        .order_by(AssistantMessage.seq)
-    )).all()
+async def turns_to_fold(deps: AssistantDeps, session_id: str, after: int, through: int) -> list[context.Turn]:
+    """The stored turns after seq ``after`` up to ``through``: all of them, however many the budget's window read."""
+    m = AssistantMessage
+    async with deps.db.read_session() as s:
+        rows = (await s.execute(
+            select(m.seq, m.role, m.content)
+            .where(m.session_id == session_id, m.seq > after, m.seq <= through,
+                   m.status.in_(("complete", "incomplete")), m.content != "")
+            .order_by(m.seq)
+        )).all()
     return [context.Turn(seq, role, content) for seq, role, content in rows]
 
 
-async def build_context(deps: AssistantDeps, provider: TextProvider, principal: Principal, session_id: str,
-                        reply_seq: int, user_text: str, owner_id: str) -> context.Plan:
-    """The turn's messages; folds turns that no longer fit into the session's summary first."""
+async def build_context(deps: AssistantDeps, provider: TextProvider, reply: LiveReply,
+                        inputs: context.Inputs) -> context.Plan:
+    """The turn's messages from what the turn's transaction read; no database work unless turns that no longer
+    fit must first be folded into the session's summary (then ``inputs`` carries the new summary on)."""
     count = counter_for(model_of(provider))
     settings = deps.settings
-    async with deps.db.read_session() as s:
-        chat = await s.get(AssistantSession, session_id)
-        assert chat is not None
-        history = await history_of(s, session_id, reply_seq - 1)
-        article = await deps.articles(s, principal, chat.article_id) if chat.article_id else None
-        system, summary, through = chat.system, chat.summary, chat.summary_through
-    excerpt = (article[0], context.clip(article[1], settings.assistant_excerpt_tokens, count)) if article else None
+    article = inputs.article
+    excerpt = (article[0], context.clip(article[1], settings.assistant_excerpt_tokens, count, around=inputs.cursor)
+               ) if article else None
 
-    def make(summary_text: str, summary_seq: int) -> context.Plan:
-        return context.plan(system=system, summary=summary_text, summary_through=summary_seq, article=excerpt,
-                            history=history, user_text=user_text, budget=settings.assistant_context_tokens,
-                            count=count)
+    def make() -> context.Plan:
+        return context.plan(system=inputs.system, summary=inputs.summary, summary_through=inputs.summary_through,
+                            article=excerpt, history=inputs.history, user_text=inputs.prompt,
+                            budget=settings.assistant_context_tokens, count=count)
 
-    planned = make(summary, through)
+    planned = make()
     if planned.to_fold:
-        request = context.summary_request(summary, planned.to_fold, limit_words=SUMMARY_WORDS)
+        folding = await turns_to_fold(deps, reply.session_id, inputs.summary_through, planned.to_fold[-1].seq)
+        request = context.summary_request(inputs.summary, folding, limit_words=SUMMARY_WORDS)
         result = await provider.complete(request, temperature=0.2, max_tokens=SUMMARY_WORDS * 2)
-        summary = context.clip(result.text.strip(), settings.assistant_context_tokens // 5, count)
-        through = planned.to_fold[-1].seq
+        inputs.summary = context.clip(result.text.strip(), settings.assistant_context_tokens // 5, count)
+        inputs.summary_through = planned.to_fold[-1].seq
         async with deps.db.session() as s:
-            await s.execute(update(AssistantSession).where(AssistantSession.id == session_id)
-                            .values(summary=summary, summary_through=through))
-            limits.record(s, owner_id, "summary", provider=provider.name, model=model_of(provider),
+            await s.execute(update(AssistantSession).where(AssistantSession.id == reply.session_id)
+                            .values(summary=inputs.summary, summary_through=inputs.summary_through))
+            limits.record(s, reply.owner_id, "summary", provider=provider.name, model=model_of(provider),
                           prompt_tokens=int(result.usage.get("prompt_tokens", 0)),
                           completion_tokens=int(result.usage.get("completion_tokens", 0)))
-        planned = make(summary, through)
+        planned = make()
     return planned
 
 
@@ -141,9 +142,8 @@ class _Flusher:
                 await asyncio.shield(self.task)
 
 
-async def run_reply(deps: AssistantDeps, reply: LiveReply, principal: Principal, *, reply_seq: int, user_text: str,
-                    usage_id: str) -> None:
-    """The reply's task: stream, store, announce the end."""
+async def run_reply(deps: AssistantDeps, reply: LiveReply, inputs: context.Inputs, usage_id: str) -> None:
+    """The reply's task: plan the context, stream, store, announce the end."""
     provider = writer_for(deps.text)
     flusher = _Flusher(deps.db, reply, deps.settings.assistant_flush_seconds)
     status, finish, usage = "complete", None, None
@@ -152,8 +152,7 @@ async def run_reply(deps: AssistantDeps, reply: LiveReply, principal: Principal,
     try:
         while True:
             try:
-                planned = await build_context(deps, provider, principal, reply.session_id, reply_seq, user_text,
-                                              reply.owner_id)
+                planned = await build_context(deps, provider, reply, inputs)
                 prompt_tokens = planned.prompt_tokens
                 async for chunk in stream_chunks(provider, planned.messages,
                                                  temperature=deps.settings.assistant_temperature,

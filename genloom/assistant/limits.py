@@ -42,14 +42,21 @@ async def check(session: AsyncSession, settings: Settings, owner_id: str, *, now
                           code="rate_limited", retry_after=max(1.0, wait))
 
 
+def usage_values(owner_id: str, kind: str, *, provider: str = "", model: str = "", message_id: str | None = None,
+                 prompt_tokens: int = 0, completion_tokens: int = 0) -> dict[str, Any]:
+    """One ``assistant_usage`` row as column values (for a Core insert on the hot path)."""
+    return {"id": new_id(), "owner_id": owner_id, "kind": kind, "message_id": message_id, "provider": provider,
+            "model": model, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "created_at": utc_now()}
+
+
 def record(session: AsyncSession, owner_id: str, kind: str, *, provider: str = "", model: str = "",
            message_id: str | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> str:
     """Add one usage row (counted by :func:`check` at once); returns its id so the tokens can be set later."""
-    usage_id = new_id()
-    session.add(AssistantUsage(id=usage_id, owner_id=owner_id, kind=kind, message_id=message_id, provider=provider,
-                               model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                               created_at=utc_now()))
-    return usage_id
+    values = usage_values(owner_id, kind, provider=provider, model=model, message_id=message_id,
+                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    session.add(AssistantUsage(**values))
+    return str(values["id"])
 
 
 async def set_tokens(session: AsyncSession, usage_id: str, *, provider: str, model: str, prompt_tokens: int,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from genloom.core.db import Base, UTCDateTime, utc_now
@@ -25,6 +25,9 @@ class AssistantSession(Base):
     #: deleted article leaves the conversation readable
     article_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     title: Mapped[str] = mapped_column(String(200), default="")
+    #: chat (made by POST /assistant/sessions) | completions (one per user and article, made by the first
+    #: POST /assistant/complete that names no session: the article's continuations and rewrites)
+    kind: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
     system: Mapped[str] = mapped_column(Text, default="")
     #: older turns folded into prose by the text provider, and the last message seq it covers
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -34,7 +37,12 @@ class AssistantSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    __table_args__ = (Index("ix_assistant_sessions_owner_updated", "owner_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_assistant_sessions_owner_updated", "owner_id", "updated_at"),
+        # two first completions of one article at once make one session: the second insert fails and retries
+        Index("uq_assistant_sessions_completions", "owner_id", "article_id", unique=True,
+              sqlite_where=text("kind = 'completions'"), postgresql_where=text("kind = 'completions'")),
+    )
 
 
 class AssistantMessage(Base):

@@ -4,17 +4,16 @@ and following a reply live or from its stored row (any process, after any discon
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from genloom.assistant import limits
 from genloom.assistant.errors import ArticleNotFound, MessageNotFound, ReplyFinished, SessionNotFound
-from genloom.assistant.generation import AssistantDeps, done_event, run_reply
+from genloom.assistant.generation import AssistantDeps, done_event
 from genloom.assistant.models import AssistantMessage, AssistantSession
-from genloom.assistant.streams import LiveReply, StreamEvent
+from genloom.assistant.streams import KEEPALIVE, StreamEvent
 from genloom.core.db import utc_now
 from genloom.core.errors import InvalidInput
 from genloom.core.ids import new_id
@@ -22,14 +21,6 @@ from genloom.core.paging import decode_cursor, decode_offset_cursor, encode_curs
 from genloom.core.principal import Principal, may_read
 
 RESOURCE = "assistant"
-MAX_MESSAGE_CHARS = 32_000
-
-
-@dataclass(slots=True)
-class Turn:
-    user: AssistantMessage
-    reply: AssistantMessage
-    live: LiveReply
 
 
 def _visible(principal: Principal, owner_id: str) -> bool:
@@ -101,37 +92,6 @@ async def get_message(s: AsyncSession, principal: Principal, session_id: str, me
     return message
 
 
-async def start_turn(deps: AssistantDeps, principal: Principal, session_id: str, content: str) -> Turn:
-    """Store the user's message and an empty reply, committed, then start the reply's task."""
-    text = content.strip()
-    if not text:
-        raise InvalidInput("content must not be empty", field="content")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInput(f"content is longer than {MAX_MESSAGE_CHARS} characters", field="content")
-    async with deps.db.session() as s:
-        chat = await get_session(s, principal, session_id)
-        await limits.check(s, deps.settings, chat.owner_id)
-        seq = chat.next_seq
-        now = utc_now()
-        user = AssistantMessage(id=new_id(), session_id=chat.id, owner_id=chat.owner_id, seq=seq, role="user",
-                                content=text, status="complete", prompt_tokens=0, completion_tokens=0,
-                                cancel_requested=False, created_at=now, finished_at=now)
-        reply = AssistantMessage(id=new_id(), session_id=chat.id, owner_id=chat.owner_id, seq=seq + 1,
-                                 role="assistant", content="", status="streaming", prompt_tokens=0,
-                                 completion_tokens=0, cancel_requested=False, created_at=now)
-        s.add_all([user, reply])
-        await s.execute(update(AssistantSession).where(AssistantSession.id == chat.id)
-                        .values(next_seq=seq + 2, updated_at=now,
-                                title=chat.title or text[:60]))
-        usage_id = limits.record(s, chat.owner_id, "chat", message_id=reply.id)
-        await s.flush()
-    live = LiveReply(message_id=reply.id, session_id=chat.id, owner_id=chat.owner_id)
-    deps.streams.add(live)
-    live.task = asyncio.create_task(run_reply(deps, live, principal, reply_seq=seq + 1, user_text=text,
-                                              usage_id=usage_id), name=f"assistant-reply-{reply.id}")
-    return Turn(user=user, reply=reply, live=live)
-
-
 async def cancel(deps: AssistantDeps, principal: Principal, session_id: str, message_id: str) -> None:
     """Stop a running reply: at once when it runs here, else at the running process's next flush."""
     async with deps.db.session() as s:
@@ -144,20 +104,20 @@ async def cancel(deps: AssistantDeps, principal: Principal, session_id: str, mes
         await asyncio.wait({live.task}, timeout=10)
 
 
-async def follow(deps: AssistantDeps, principal: Principal, session_id: str, message_id: str,
-                 after: int = 0) -> AsyncIterator[StreamEvent]:
+async def follow(deps: AssistantDeps, principal: Principal, session_id: str, message_id: str, after: int = 0, *,
+                 keepalive: float | None = None) -> AsyncIterator[StreamEvent]:
     """The reply's events after character ``after``: live when it runs in this process, else from its row
-    (polled while another process is still writing it)."""
+    (polled while another process is still writing it); a ``keepalive`` event after that many quiet seconds."""
     async with deps.db.read_session() as s:
         message = await get_message(s, principal, session_id, message_id)
         if message.role != "assistant":
             raise MessageNotFound("only assistant replies stream", field="messageId")
     live = deps.streams.get(message_id)
     if live is not None:
-        async for event in live.follow(after):
+        async for event in live.follow(after, keepalive=keepalive):
             yield event
         return
-    sent = after
+    sent, spoke = after, time.monotonic()
     while True:
         async with deps.db.read_session() as s:
             row = await s.get(AssistantMessage, message_id)
@@ -165,10 +125,13 @@ async def follow(deps: AssistantDeps, principal: Principal, session_id: str, mes
             return
         if len(row.content) > sent:
             yield StreamEvent("token", {"delta": row.content[sent:]}, id=len(row.content))
-            sent = len(row.content)
+            sent, spoke = len(row.content), time.monotonic()
         if row.status != "streaming":
             yield final_event(row)
             return
+        if keepalive is not None and time.monotonic() - spoke >= keepalive:
+            yield KEEPALIVE
+            spoke = time.monotonic()
         await asyncio.sleep(deps.settings.assistant_flush_seconds)
 
 

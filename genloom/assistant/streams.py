@@ -3,7 +3,9 @@ went away can come back: each piece is kept with the character offset it ends at
 ``Last-Event-ID: n`` replays exactly what came after character ``n``.
 
 A reply lives here from its first piece until it is stored whole; after that (or in another API process)
-the stored row is the source (see :mod:`genloom.assistant.replay`).
+the stored row is the source (see :func:`genloom.assistant.service.follow`). Followers wait on a condition the
+producer notifies with each piece, so a follower wakes as soon as a piece arrives from the provider: there is
+no queue, extra task or poll between them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class StreamEvent:
     event: str
     data: dict[str, Any]
     id: int | None = None
+
+
+#: what a follower yields after a quiet spell (an SSE comment keeps proxies from closing the stream)
+KEEPALIVE = StreamEvent("keepalive", {})
 
 
 @dataclass
@@ -54,8 +60,9 @@ class LiveReply:
     def _moved_past(self, index: int) -> bool:
         return index < len(self.pieces) or self.final is not None
 
-    async def follow(self, after: int = 0) -> AsyncIterator[StreamEvent]:
-        """Every piece after character ``after`` (the first one cut where needed), live, then the final event."""
+    async def follow(self, after: int = 0, *, keepalive: float | None = None) -> AsyncIterator[StreamEvent]:
+        """Every piece after character ``after`` (the first one cut where needed), live, then the final event;
+        :data:`KEEPALIVE` after ``keepalive`` seconds without one."""
         index = next((i for i, (end, _) in enumerate(self.pieces) if end > after), len(self.pieces))
         while True:
             while index < len(self.pieces):
@@ -66,8 +73,15 @@ class LiveReply:
             if self.final is not None:
                 yield self.final
                 return
+            quiet = False
             async with self._changed:
-                await self._changed.wait_for(functools.partial(self._moved_past, index))
+                try:
+                    async with asyncio.timeout(keepalive):
+                        await self._changed.wait_for(functools.partial(self._moved_past, index))
+                except TimeoutError:
+                    quiet = True
+            if quiet:  # yielded outside the lock: a follower that stops reading must not block the producer
+                yield KEEPALIVE
 
 
 class ReplyStreams:

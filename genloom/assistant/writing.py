@@ -1,21 +1,18 @@
-"""One-shot writing help outside a conversation: analysing a text, and a streamed continuation or rewrite at a
-cursor of an article. Keywords (jieba TF-IDF), readability and suggestions are measured by rule; the summary
-and the continuation come from the text provider."""
+"""One-shot writing help outside a conversation: analysing a text. Keywords (jieba TF-IDF), readability and
+suggestions are measured by rule; the summary comes from the text provider. (A continuation or rewrite at a
+cursor is a stored turn: :func:`genloom.assistant.turns.start_completion`.)"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from genloom.assistant import context, limits
-from genloom.assistant.errors import ArticleNotFound
-from genloom.assistant.generation import AssistantDeps, done_event, model_of, provider_failure, writer_for
-from genloom.assistant.streams import StreamEvent
+from genloom.assistant.generation import AssistantDeps, model_of, writer_for
 from genloom.assistant.tokens import counter_for
 from genloom.core.errors import InvalidInput
 from genloom.core.principal import Principal
-from genloom.providers.base import ChatMessage, ProviderError, stream_chunks
+from genloom.providers.base import ChatMessage, ProviderError
 
 MAX_ANALYZE_CHARS = 200_000
 _SENTENCE_END = re.compile(r"[。！？.!?]+")
@@ -98,48 +95,3 @@ def raise_unavailable(exc: ProviderError) -> None:
 
     raise ProviderUnavailable(f"the text provider is unavailable: {exc.message}"[:500], retry_after=exc.retry_after
                               or 5.0) from None
-
-
-async def complete(deps: AssistantDeps, principal: Principal, *, article_id: str, cursor: int | None,
-                   instruction: str) -> AsyncIterator[StreamEvent]:
-    """A continuation (or the rewrite the instruction asks for) at ``cursor`` of the article, streamed."""
-    if not instruction.strip():
-        raise InvalidInput("instruction must not be empty", field="instruction")
-    async with deps.db.session() as s:
-        article = await deps.articles(s, principal, article_id)
-        if article is None:
-            raise ArticleNotFound(field="articleId")
-        await limits.check(s, deps.settings, principal.owner_id)
-        usage_id = limits.record(s, principal.owner_id, "complete")
-    title, body = article
-    provider = writer_for(deps.text)
-    count = counter_for(model_of(provider))
-    at = len(body) if cursor is None else max(0, min(cursor, len(body)))
-    excerpt = context.clip(body, deps.settings.assistant_excerpt_tokens, count, around=at)
-    messages = [ChatMessage("system", context.system_text("", "", (title, excerpt))),
-                ChatMessage("user", f"{instruction.strip()}\n(The cursor is after: "
-                                    f"\"{body[max(0, at - 80):at]}\")")]
-    return _complete_stream(deps, provider, messages, usage_id, count)
-
-
-async def _complete_stream(deps: AssistantDeps, provider: Any, messages: list[ChatMessage], usage_id: str,
-                           count: Any) -> AsyncIterator[StreamEvent]:
-    sent, text, usage, finish = 0, [], None, None
-    try:
-        async for chunk in stream_chunks(provider, messages, temperature=deps.settings.assistant_temperature,
-                                         max_tokens=deps.settings.assistant_reply_tokens):
-            if chunk.delta:
-                sent += len(chunk.delta)
-                text.append(chunk.delta)
-                yield StreamEvent("token", {"delta": chunk.delta}, id=sent)
-            usage, finish = chunk.usage or usage, chunk.finish_reason or finish
-    except ProviderError as exc:
-        yield provider_failure(exc)
-        return
-    finally:
-        prompt = int((usage or {}).get("prompt_tokens", sum(count(m.content) for m in messages)))
-        completion = int((usage or {}).get("completion_tokens", count("".join(text))))
-        async with deps.db.session() as s:
-            await limits.set_tokens(s, usage_id, provider=provider.name, model=model_of(provider),
-                                    prompt_tokens=prompt, completion_tokens=completion)
-    yield done_event("", "complete", finish, prompt, completion)

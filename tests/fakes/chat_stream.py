@@ -5,12 +5,18 @@ every request and notices when a client closes a stream early (a canceled reply)
     state = ChatStreamFake(pieces=["Hel", "lo"], delay=0.05)
     with FakeServer(create_app(state)) as server: ...   # base URL: server.url + "/v1"
     state.sent / state.aborted / state.fail(503)
+
+With ``gated=True`` each piece waits for a :meth:`ChatStreamFake.release` (from any thread): a test that releases
+the next piece only once the previous one reached its client proves the pieces are not held back anywhere on
+the way — with a buffer in between the first piece never arrives, the next is never released, and the stream
+ends short after ``gate_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +41,22 @@ class ChatStreamFake(FakeState):
     sent: list[tuple[float, str]] = field(default_factory=list)
     aborted: int = 0
     finished: int = 0
+    gated: bool = False
+    gate_timeout: float = 60.0
+    _gate: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+
+    def release(self, pieces: int = 1) -> None:
+        """Let ``pieces`` more pieces of a gated stream go out."""
+        self._gate.release(pieces)
+
+    async def wait_for_release(self) -> bool:
+        # polled, not a blocking acquire in a thread: a stream closed while it waits leaves nothing behind
+        deadline = time.monotonic() + self.gate_timeout
+        while not self._gate.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
 
 def create_app(state: ChatStreamFake) -> Recorder:
@@ -61,6 +83,8 @@ def create_app(state: ChatStreamFake) -> Recorder:
                 for piece in state.pieces:
                     if state.delay:
                         await asyncio.sleep(state.delay)
+                    if state.gated and not await state.wait_for_release():
+                        return  # never released: the stream ends short (no [DONE]), and the test fails
                     state.sent.append((time.monotonic(), piece))
                     yield chunk({"content": piece}, None)
                 yield chunk({}, "stop")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -70,25 +71,29 @@ async def test_reply_streams_as_sse_and_is_stored(runtime: Runtime, app_client: 
 
 
 async def test_tokens_arrive_before_the_reply_ends(runtime: Runtime, chat_fake: tuple[ChatStreamFake, str]) -> None:
-    state, _ = chat_fake
-    state.pieces, state.delay = ["one ", "two ", "three ", "four"], 0.3
+    """Over a real socket, each piece reaches the client while the provider still holds the next one back: the
+    fake sends a piece only once the test releases it, and the test releases one only after the previous
+    piece arrived. A buffer anywhere between (reply task, SSE body, middleware, server) would keep the first
+    piece from arriving, so nothing more would be released and the reply would end short."""
     from tests.conftest import serve_app
     from tests.genflow_live.conftest import genflow_app
 
+    state, _ = chat_fake
+    state.pieces, state.gated, state.gate_timeout = ["one ", "two ", "three ", "four"], True, 30.0
     async with serve_app(genflow_app(runtime)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
             sid, headers = await _session(runtime, client)
-            arrivals: list[tuple[float, str]] = []
+            state.release()  # the first piece
+            got: list[str] = []
             async with client.stream("POST", f"/assistant/sessions/{sid}/messages", json={"content": "hi"},
                                      headers={**headers, "Accept": "text/event-stream"}) as response:
                 async for line in response.aiter_lines():
                     if line.startswith("data: {\"delta\""):
-                        arrivals.append((time.monotonic(), line))
-    assert len(arrivals) == 4
-    # the first piece reached the client long before the provider sent the last one
-    assert arrivals[0][0] < state.sent[-1][0] - 0.5
-    for (got, _), (sent, _) in zip(arrivals, state.sent, strict=True):
-        assert got - sent < 0.25
+                        got.append(json.loads(line[6:])["delta"])
+                        # only the pieces released so far have left the provider: this one was not held back
+                        assert [piece for _, piece in state.sent] == got
+                        state.release()
+    assert got == state.pieces  # every piece, each on its own
 
 
 async def test_json_reply_when_not_streaming(runtime: Runtime, app_client: httpx.AsyncClient) -> None:

@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from genloom.articles import service as articles
 from genloom.articles.errors import ArticleNotFound
-from genloom.assistant import limits, service, writing
-from genloom.assistant.generation import AssistantDeps
-from genloom.assistant.streams import ReplyStreams, StreamEvent
+from genloom.assistant import limits, service, tokens, turns, writing
+from genloom.assistant.errors import ProviderUnavailable
+from genloom.assistant.generation import AssistantDeps, model_of, writer_for
+from genloom.assistant.streams import KEEPALIVE, ReplyStreams, StreamEvent
 from genloom.core.errors import InvalidInput
 from genloom.core.http import problem_title
+from genloom.core.paging import LAST_EVENT_ID_SCHEMA, MAX_DB_INT
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
@@ -71,8 +73,9 @@ def assistant_of(runtime: Runtime) -> AssistantDeps:
 
 @contextlib.asynccontextmanager
 async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
-    """On shutdown, replies still running are stopped and stored as ``incomplete``."""
-    assistant_of(runtime)
+    """The tokenizer is loaded at start-up (not by the first reply); on shutdown, replies still running are
+    stopped and stored as ``incomplete``."""
+    await asyncio.to_thread(tokens.preload, model_of(writer_for(assistant_of(runtime).text)))
     try:
         yield
     finally:
@@ -98,41 +101,26 @@ INVALID_400: dict[int | str, dict[str, Any]] = {**AUTH_401, 400: _problem("valid
 UNAVAILABLE_503: dict[int | str, dict[str, Any]] = {503: _problem("provider_unavailable", 503, "the text provider is unavailable: openai: HTTP 503")}
 
 
+#: what EventSource sends back on reconnect: the reply offset of the last event seen (an SSE ``id:``)
+LastEventId = Annotated[str | None, Header(
+    alias="Last-Event-ID", description="Sent by EventSource on reconnect: the reply offset of the last event seen",
+    json_schema_extra=LAST_EVENT_ID_SCHEMA)]
+
+
 def _sse(event: StreamEvent) -> str:
+    if event is KEEPALIVE:
+        return ": keep-alive\n\n"
     head = f"event: {event.event}\n" + (f"id: {event.id}\n" if event.id is not None else "")
     return head + f"data: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
 
 async def _sse_body(first: list[StreamEvent], events: AsyncIterator[StreamEvent]) -> AsyncIterator[str]:
-    """The stream: ``first`` events, then ``events``, with a keep-alive comment when quiet. Leaving (client gone)
-    stops following only: the reply itself runs on in its own task."""
+    """The stream: ``first`` events, then ``events`` (keep-alives included), each written as it comes. Leaving
+    (client gone) ends only this generator: the reply itself runs on in its own task."""
     for event in first:
         yield _sse(event)
-    queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in events:
-                await queue.put(event)
-        finally:
-            await queue.put(None)
-
-    task = asyncio.create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if item is None:
-                break
-            yield _sse(item)
-        await task  # re-raises what the pump met
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    async for event in events:
+        yield _sse(event)
 
 
 def _streaming(first: list[StreamEvent], events: AsyncIterator[StreamEvent],
@@ -206,23 +194,29 @@ async def list_messages(session_id: str, session: ReadSessionDep, caller: Genflo
 async def post_message(session_id: str, body: MessageCreate, runtime: RuntimeDep, caller: GenflowCaller,
                        accept: Annotated[str | None, Header()] = None) -> Response:
     deps = assistant_of(runtime)
-    turn = await service.start_turn(deps, caller, session_id, body.content)
-    headers = {"X-Message-Id": turn.reply.id}
-    if _wants_sse(accept):
-        start = StreamEvent("start", {"messageId": turn.reply.id, "userMessageId": turn.user.id})
-        response = _streaming([start], turn.live.follow(0), headers)
-        response.status_code = 201
+    turn = await turns.start_turn(deps, caller, session_id, body.content)
+    return await _turn_response(deps, caller, turn, sse=_wants_sse(accept), status_code=201)
+
+
+async def _turn_response(deps: AssistantDeps, caller: Principal, turn: turns.Turn, *, sse: bool,
+                         status_code: int) -> Response:
+    """The reply streamed (``start``, tokens, ``done``) or, once it is stored, as JSON."""
+    session_id = turn.reply.session_id
+    headers = {"X-Message-Id": turn.reply.id, "X-Session-Id": session_id}
+    if sse:
+        start = StreamEvent("start", {"messageId": turn.reply.id, "userMessageId": turn.user.id,
+                                      "sessionId": session_id})
+        response = _streaming([start], turn.live.follow(0, keepalive=KEEPALIVE_SECONDS), headers)
+        response.status_code = status_code
         return response
     if turn.live.task is not None:
         await asyncio.shield(turn.live.task)  # a client that leaves does not stop the reply
     async with deps.db.read_session() as s:
         reply = await service.get_message(s, caller, session_id, turn.reply.id)
-        if reply.status == "failed" and reply.error_code == "provider_unavailable":
-            from genloom.assistant.errors import ProviderUnavailable
-
-            raise ProviderUnavailable(reply.error_message, retry_after=5.0)
-        return JSONResponse({"userMessage": message_dict(turn.user), "message": message_dict(reply)},
-                            status_code=201, headers=headers)
+    if reply.status == "failed" and reply.error_code == "provider_unavailable":
+        raise ProviderUnavailable(reply.error_message, retry_after=5.0)
+    return JSONResponse({"userMessage": message_dict(turn.user), "message": message_dict(reply)},
+                        status_code=status_code, headers=headers)
 
 
 @router.get("/sessions/{session_id}/messages/{message_id}", summary="One message as stored",
@@ -239,14 +233,15 @@ async def get_message(session_id: str, message_id: str, session: ReadSessionDep,
                        **MESSAGE_404, 400: _problem("invalid_input", 400, "Last-Event-ID must be a reply offset sent "
                                                                          "as an SSE id", "Last-Event-ID")})
 async def stream_message(session_id: str, message_id: str, runtime: RuntimeDep, caller: GenflowCaller,
-                         last_event_id: Annotated[str | None, Header()] = None,
-                         after: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:
+                         last_event_id: LastEventId = None,
+                         after: Annotated[int | None, Query(ge=0, le=MAX_DB_INT)] = None) -> StreamingResponse:
     offset = after or 0
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        if not last_event_id.strip().isdigit() or int(last_event_id.strip()) > MAX_DB_INT:
             raise InvalidInput("Last-Event-ID must be a reply offset sent as an SSE id", field="Last-Event-ID")
         offset = int(last_event_id.strip())
-    events = service.follow(assistant_of(runtime), caller, session_id, message_id, offset)
+    events = service.follow(assistant_of(runtime), caller, session_id, message_id, offset,
+                            keepalive=KEEPALIVE_SECONDS)
     first = await anext(events)  # raises 404 before the response starts
     return _streaming([first], events)
 
@@ -271,14 +266,30 @@ async def analyze(body: AnalyzeRequest, runtime: RuntimeDep, caller: GenflowCall
 
 
 @router.post("/complete", summary="Stream a continuation or rewrite at a cursor of an article (SSE)",
-             responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE.split("\n\n", 1)[1]}}},
-                        **INVALID_400, **LIMITED_429,
+             description="A stored turn: the instruction and the reply go into `sessionId` (a session of this "
+                         "article or of none) or else into your completions session of the article, made on "
+                         "first use. It streams like a message reply (`start` carries `sessionId` and "
+                         "`messageId`; resume with `…/messages/{messageId}/stream`, stop with `…/cancel`), and "
+                         "runs to the end if the client disconnects. `Accept: application/json` (without "
+                         "`text/event-stream`) answers with the stored reply instead.",
+             responses={200: {"content": {"text/event-stream": {"example": SSE_EXAMPLE},
+                                          "application/json": {"example": {"userMessage": {
+                                              **USER_MESSAGE_EXAMPLE, "content": "续写下一段"},
+                                              "message": MESSAGE_EXAMPLE}}},
+                              "headers": {"X-Message-Id": {"description": "the reply's message id",
+                                                           "schema": {"type": "string"}},
+                                          "X-Session-Id": {"description": "the session it is stored in",
+                                                           "schema": {"type": "string"}}}},
+                        **INVALID_400, **LIMITED_429, **UNAVAILABLE_503,
                         404: _problem("article_not_found", 404, "No such article, or you may not read it.",
                                       "articleId")})
-async def complete(body: CompleteRequest, runtime: RuntimeDep, caller: GenflowCaller) -> StreamingResponse:
-    events = await writing.complete(assistant_of(runtime), caller, article_id=body.article_id, cursor=body.cursor,
-                                    instruction=body.instruction)
-    return _streaming([], events)
+async def complete(body: CompleteRequest, runtime: RuntimeDep, caller: GenflowCaller,
+                   accept: Annotated[str | None, Header()] = None) -> Response:
+    deps = assistant_of(runtime)
+    turn = await turns.start_completion(deps, caller, article_id=body.article_id, cursor=body.cursor,
+                                        instruction=body.instruction, session_id=body.session_id)
+    sse = _wants_sse(accept) or "application/json" not in (accept or "")
+    return await _turn_response(deps, caller, turn, sse=sse, status_code=200)
 
 
 @router.get("/usage", summary="Your assistant usage: calls and tokens by kind",
