@@ -29,6 +29,7 @@ from genloom.events.readmodel import ReadModel
 from genloom.growth import analysis as growth_analysis
 from genloom.growth import models as growth_models
 from genloom.identity import models as identity_models
+from genloom.identity import passwords
 from genloom.jobs import models as jobs_models
 from genloom.jobs.registry import KindRegistry
 from genloom.jobs.signals import Signals
@@ -73,6 +74,7 @@ def register_kinds(kinds: KindRegistry) -> None:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Assemble a runtime; nothing touches the network until :func:`start_runtime`."""
+    passwords.configure(settings)
     db = Database(settings)
     signals = Signals(settings, db)
     kinds = KindRegistry()

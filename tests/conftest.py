@@ -40,6 +40,11 @@ def make_settings(**overrides: Any) -> Settings:
     overrides.setdefault("log_level", "WARNING")
     # health probes would spend fault plans and show up in the fakes' request logs; tests that need them opt in
     overrides.setdefault("provider_probes", False)
+    # argon2id at its cheapest (1 pass, 8 KiB): the same hashing and verifying code, without the 0.1-0.5 s of CPU
+    # per hash that the production cost spends on purpose (tests that register and log in hundreds of times)
+    overrides.setdefault("password_hash_time_cost", 1)
+    overrides.setdefault("password_hash_memory_kib", 8)
+    overrides.setdefault("password_hash_parallelism", 1)
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 

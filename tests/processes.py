@@ -34,6 +34,10 @@ def genloom_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, st
         GENLOOM_ENV="test",
         GENLOOM_LOG_LEVEL="WARNING",
         GENLOOM_POLL_INTERVAL_SECONDS="0.1",
+        # the cheap argon2id cost of tests.conftest.make_settings: the same code, a fraction of the CPU
+        GENLOOM_PASSWORD_HASH_TIME_COST="1",
+        GENLOOM_PASSWORD_HASH_MEMORY_KIB="8",
+        GENLOOM_PASSWORD_HASH_PARALLELISM="1",
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)

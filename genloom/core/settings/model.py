@@ -68,6 +68,9 @@ class Settings(
             self.redis_url = f"redis://{self.redis_host}:{self.redis_port}/0"
         if self.env == Env.prod and self.secret_key == INSECURE_SECRET:
             raise ValueError("GENLOOM_SECRET_KEY must be set to a private value when GENLOOM_ENV=prod")
+        if self.env == Env.prod and (self.password_hash_time_cost < 3 or self.password_hash_memory_kib < 65536
+                                     or self.password_hash_parallelism < 4):
+            raise ValueError("GENLOOM_ENV=prod refuses password hashing below argon2id t=3, m=65536 KiB, p=4")
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("S3_BUCKET is required when GENLOOM_STORAGE=s3")
         return self
