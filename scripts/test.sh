@@ -5,4 +5,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 ensure_venv "dev"
+# Keep compiled bytecode (in .venv, out of the work tree) even where the environment says not to write it: the
+# suite starts many genloom processes, and each would compile every module it imports again (seconds apiece).
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$GENLOOM_ROOT/.venv/pycache}"
 exec .venv/bin/python -m pytest --cov=genloom --cov-report=term --cov-fail-under=85 --durations=15 -q "$@"
