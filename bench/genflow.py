@@ -3,6 +3,7 @@ connections in one process, search over 10,000 Chinese articles — each beside 
 
     python bench/genflow.py                     # SQLite, then PostgreSQL when reachable
     python bench/genflow.py --articles 2000 --duration 3 --connections 500 --no-pg
+    python bench/genflow.py --http-only --rate 2      # the HTTP cases only, closed and open loop
 
 Seed 003's targets: API < 100 ms, WebSocket message < 50 ms, 1,000+ concurrent connections, < 1 GB.
 
@@ -12,6 +13,8 @@ For each database it seeds ``--articles`` published Chinese articles (sentences 
 
 - ``GET /articles/{id}`` and ``GET /articles/search?q=…`` with ``wrk -t2 -c200`` (p50/p99 and req/s), beside a
   bare FastAPI route returning a constant under the same uvicorn (the most a route can do on this machine);
+- the same routes open-loop (bench/openloop.py): ``--clients`` connections each sending ``--rate`` requests a
+  second, latency counted from when each request was due, beside the bare route at the same rate;
 - publish → other subscriber latency on ``WS /ws/{client_id}`` (``--samples`` round trips), beside a bare
   Starlette WebSocket relay (the message handed from one socket to another in memory, nothing stored);
 - ``--connections`` channel connections joined to one article room: the server's RSS before and after, and
@@ -46,6 +49,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.openloop import OpenLoopResult, open_loop  # noqa: E402
 from bench.queue import drop_pg, fresh_pg  # noqa: E402
 from bench.ws import raise_nofile, rss  # noqa: E402
 from tests.processes import free_port, genloom_cmd, genloom_env, stop  # noqa: E402
@@ -100,6 +104,13 @@ def wrk(url: str, duration: int, connections: int, token: str | None = None) -> 
         raise RuntimeError(f"{errors.group(1)} error responses from {url}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
+
+
+def paced(port: int, path: str, args: argparse.Namespace, token: str | None = None) -> OpenLoopResult:
+    """``--clients`` connections each sending ``--rate`` requests a second for ``--duration`` seconds."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return asyncio.run(open_loop("127.0.0.1", port, path, clients=args.clients, rate=args.rate,
+                                 duration=args.duration, headers=headers))
 
 
 def wait_ready(base: str) -> None:
@@ -233,8 +244,10 @@ def bare(args: argparse.Namespace) -> dict[str, Any]:
         wait_ready(base)
         wrk(base + "/articles/x", 2, args.clients)
         read = wrk(base + "/articles/x", args.duration, args.clients)
-        lat = asyncio.run(ws_latency(base, "/ws/a", "/ws/b", args.samples, {}, genloom=False))
-        return {"read": read, "ws": lat}
+        steady = paced(port, "/articles/x", args)
+        lat = [] if args.http_only else asyncio.run(ws_latency(base, "/ws/a", "/ws/b", args.samples, {},
+                                                                 genloom=False))
+        return {"read": read, "open": steady, "ws": lat}
     finally:
         stop(proc)
 
@@ -247,6 +260,7 @@ def genloom_case(db: str, args: argparse.Namespace, docs: list[tuple[str, str]],
         t0 = time.perf_counter()
         ids = asyncio.run(seed(db_url, tmp, docs))
         seed_s = time.perf_counter() - t0
+        print(f"{db}: seeded {len(ids):,} articles in {seed_s:,.0f} s", flush=True)
         # the bench's sockets send nothing while they wait: keep the server from dropping them as silent
         env = genloom_env(db_url, tmp, GENLOOM_LOG_LEVEL="ERROR", GENLOOM_DB_AUTO_MIGRATE="false",
                           GENLOOM_CHANNEL_HEARTBEAT_SECONDS="600")
@@ -266,6 +280,15 @@ def genloom_case(db: str, args: argparse.Namespace, docs: list[tuple[str, str]],
             search_rare = wrk(f"{base}/articles/search?q={quote(rare)}&limit=20", args.duration, args.clients, token)
             hits = httpx.get(f"{base}/articles/search", params={"q": common, "limit": 50},
                              headers={"Authorization": f"Bearer {token}"}, timeout=60).json()["items"]
+            paths = {"read": f"/articles/{ids[len(ids) // 2]}",
+                     "search_common": f"/articles/search?q={quote(common)}&limit=20",
+                     "search_rare": f"/articles/search?q={quote(rare)}&limit=20"}
+            steady = {key: paced(port, path, args, token) for key, path in paths.items()}
+            found = {"db": db, "seed_s": seed_s, "read": read, "search_common": search_common,
+                     "search_rare": search_rare, "common": common, "rare": rare, "common_hits": len(hits),
+                     "open": steady}
+            if args.http_only:
+                return found
             room = f"article:{ids[0]}"
             lat = asyncio.run(ws_latency(base, f"/ws/pub?token={token}", f"/ws/sub?token={token}", args.samples,
                                          {"type": "publish", "room": room}, genloom=True))
@@ -282,9 +305,7 @@ def genloom_case(db: str, args: argparse.Namespace, docs: list[tuple[str, str]],
                 return rss1, fan, len(conns)
 
             rss1, fan, opened = asyncio.run(crowd())
-            return {"db": db, "seed_s": seed_s, "read": read, "search_common": search_common,
-                    "search_rare": search_rare, "common": common, "rare": rare, "common_hits": len(hits),
-                    "ws": lat, "rss0": rss0, "rss1": rss1, "fan": fan, "opened": opened}
+            return {**found, "ws": lat, "rss0": rss0, "rss1": rss1, "fan": fan, "opened": opened}
         finally:
             stop(proc)
     finally:
@@ -301,6 +322,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--rate", type=float, default=2.0, help="open loop: requests a second per client")
+    parser.add_argument("--http-only", action="store_true", help="skip the channel cases")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install wrk")
@@ -310,11 +334,15 @@ def main() -> None:
     ceiling = bare(args)
     print(f"{args.articles:,} published Chinese articles (~{sum(len(b) for _, b in docs) // len(docs)} chars); "
           f"wrk -t2 -c{args.clients} -d{args.duration}s; one uvicorn process; {args.samples} WS samples", flush=True)
-    r = ceiling["read"]
+    r, o = ceiling["read"], ceiling["open"]
     print(f"| bare FastAPI GET (ceiling) | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} |")
-    print(f"| bare Starlette WS relay (ceiling) | p50 {pct(ceiling['ws'], .5):.2f} ms | p99 {pct(ceiling['ws'], .99):.2f} ms |",
-          flush=True)
-    for db in ("sqlite", *(() if args.no_pg else ("postgresql",))):
+    print(f"| bare FastAPI GET, open loop {args.clients} × {args.rate:g}/s | {o.rps:,.0f} | {o.pct(.5):.1f} | "
+          f"{o.pct(.99):.1f} |")
+    if ceiling["ws"]:
+        print(f"| bare Starlette WS relay (ceiling) | p50 {pct(ceiling['ws'], .5):.2f} ms | "
+              f"p99 {pct(ceiling['ws'], .99):.2f} ms |")
+    sys.stdout.flush()
+    for db in (*(() if args.no_sqlite else ("sqlite",)), *(() if args.no_pg else ("postgresql",))):
         report(genloom_case(db, args, docs, words, rng), len(docs))
 
 
@@ -324,8 +352,12 @@ def report(c: dict[str, Any], n: int) -> None:
     for key, label in (("read", "GET /articles/{id}"),
                        ("search_common", f"search \"{c['common']}\" ({c['common_hits']}+ hits)"),
                        ("search_rare", f"search \"{c['rare']}\"")):
-        r = c[key]
+        r, o = c[key], c["open"][key]
         print(f"| {c['db']}: {label} | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} |")
+        print(f"| {c['db']}: {label}, open loop | {o.rps:,.0f} | {o.pct(.5):.1f} | {o.pct(.99):.1f} |"
+              + (f" {o.errors} errors" if o.errors else ""))
+    if "ws" not in c:
+        return
     print(f"| {c['db']}: channel publish → other subscriber | – | {pct(c['ws'], .5):.2f} | {pct(c['ws'], .99):.2f} |")
     print(f"| {c['db']}: {c['opened']:,} channel connections | RSS {c['rss0'] / 2**20:,.0f} → {c['rss1'] / 2**20:,.0f} MB "
           f"| one publish reaches all in {c['fan']:,.0f} ms | |", flush=True)
