@@ -90,7 +90,7 @@ async def run(db_url: str, data: Path, args: argparse.Namespace) -> None:
                     await timed(client, url, args.requests, headers)
                     prof.disable()
                     out = io.StringIO()
-                    st = pstats.Stats(prof, stream=out).sort_stats(args.sort); st.print_stats(args.top)
+                    pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
                     print(out.getvalue())
                     return
                 print(f"| case ({runtime.db.engine.dialect.name}, {args.articles} articles) | ms per request |")
