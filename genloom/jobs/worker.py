@@ -91,6 +91,9 @@ class _Running:
     ctx: JobContext
     kind: str
     stop_reason: str | None = None  # canceled | lease_lost | shutdown
+    #: the handler has ended and its outcome is being written: a cancel request or a lost lease found now must
+    #: not cancel that write (the job would stay running until its lease lapsed); only a shutdown may
+    settling: bool = False
 
 
 class Worker:
@@ -261,7 +264,10 @@ class Worker:
         try:
             try:
                 handler = rt.kinds.get(job.kind).handler
-                result = await handler(ctx)
+                try:
+                    result = await handler(ctx)
+                finally:
+                    self._running[jid].settling = True
             except asyncio.CancelledError:
                 reason = self._running[jid].stop_reason
                 if reason == "canceled":
@@ -357,7 +363,7 @@ class Worker:
 
     def _stop(self, job_id: str, reason: str) -> None:
         running = self._running.get(job_id)
-        if running is None or running.stop_reason is not None:
+        if running is None or running.stop_reason is not None or running.settling:
             return
         running.stop_reason = reason
         running.ctx.cancel_requested = True

@@ -131,12 +131,19 @@ async def test_circuit_opens_then_closes_after_cooldown(open_runtime: Callable[.
         assert status["state"] == "closed" and status["opened_count"] == 1
 
 
-async def test_cancel_reaches_the_wan_task(open_runtime: Callable[..., Any], dashscope: Fake) -> None:
+@pytest.mark.parametrize("cancel_answer_seconds", [0.0, 2.0], ids=["prompt", "slow"])
+async def test_cancel_reaches_the_wan_task(open_runtime: Callable[..., Any], dashscope: Fake,
+                                           cancel_answer_seconds: float) -> None:
+    # "slow": DashScope (or a loaded machine) takes longer to answer the cancel than the worker's cancel poll
+    # (1 s) takes to come round, so the job's task is cancelled again while the cancel is in flight. The job
+    # may only end once DashScope has the cancel (it once ended first, and the cancel was lost).
     dashscope.state.pending_seconds = 120
+    if cancel_answer_seconds:
+        dashscope.state.slow(cancel_answer_seconds, path="/cancel", method="POST")
     async with open_runtime(**ds_settings(dashscope, image_provider="wan")) as rt:
         job_id = await create(rt, prompt="p", width=768, height=768)
         worker = asyncio.create_task(drain(rt))
-        await wait_for_request(dashscope.state, "GET", "/api/v1/tasks/")
+        await wait_for_request(dashscope.state, "GET", "/api/v1/tasks/", timeout=60)
         async with rt.db.session() as s:
             await service.cancel_job(s, rt, ANONYMOUS, job_id)
         await asyncio.wait_for(worker, 30)

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from genloom.providers.base import GeneratedMedia, ProgressFn, ProviderError, VideoRequest, VideoResult
+from genloom.providers.cleanup import run_to_end
 from genloom.providers.download import download
 from genloom.providers.http import call, openai_error
 from genloom.providers.openai.compat import CompatClient, CompatService
@@ -87,7 +88,7 @@ class SeedanceVideo(CompatService):
         finally:
             if not finished:
                 # canceled, timed out or polling failed for good: the task must not run on unattended
-                await asyncio.shield(self.cancel(str(task_id)))
+                await run_to_end(self.cancel(str(task_id)))
         status = str(task.get("status"))
         if status != "succeeded":
             raise self._task_error(str(task_id), status, task)

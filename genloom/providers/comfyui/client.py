@@ -38,6 +38,7 @@ from genloom.providers.base import (
     ProviderError,
     strip_host_paths,
 )
+from genloom.providers.cleanup import run_to_end
 from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, node_label, open_events
 from genloom.providers.comfyui.templates import Workflow
 from genloom.providers.download import download
@@ -158,7 +159,7 @@ class ComfyUIImage:
                 if not finished:
                     # canceled (even while the submit was in flight: our prompt id is known either way), timed
                     # out, or the server stopped answering: the prompt must not run on unattended
-                    await asyncio.shield(self.cancel(watch))
+                    await run_to_end(self.cancel(watch))
         entry = await self._history(watch, wait=True)
         assert entry is not None  # wait=True raises instead
         self._raise_for(entry, watch)

@@ -12,6 +12,7 @@ import httpx
 
 from genloom.core.settings import Settings
 from genloom.providers.base import ProgressFn, ProviderError
+from genloom.providers.cleanup import run_to_end
 from genloom.providers.http import call, make_client, native_error
 from genloom.providers.openai.compat import CompatClient
 from genloom.providers.resilience import ProviderGuard, is_policy_code
@@ -83,7 +84,8 @@ class DashScopeClient:
     async def cancel_task(self, task_id: str) -> None:
         """Ask DashScope to cancel a task (only PENDING tasks can be); never raises."""
         with contextlib.suppress(Exception):
-            await self.native_call("task.cancel", "POST", f"/tasks/{task_id}/cancel")
+            # bounded: a job waits for this clean-up before it is marked canceled
+            await self.native_call("task.cancel", "POST", f"/tasks/{task_id}/cancel", timeout=10)
 
     async def wait_task(self, task_id: str, *, operation: str, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Poll until the task ends; return its ``output``. A cancel (task cancel or JobCanceled from the progress
@@ -112,8 +114,8 @@ class DashScopeClient:
             raise
         except BaseException:
             # Canceled (the worker cancels our asyncio task, or the progress callback raises JobCanceled) while
-            # the task is still ours: tell DashScope, then propagate.
-            await asyncio.shield(self.cancel_task(task_id))
+            # the task is still ours: tell DashScope (to the end, even if cancelled again meanwhile), then propagate.
+            await run_to_end(self.cancel_task(task_id))
             raise
 
     def _finished(self, task_id: str, status: str, output: dict[str, Any]) -> dict[str, Any]:
