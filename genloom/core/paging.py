@@ -15,6 +15,12 @@ MAX_DB_INT = 2**63 - 1
 #: what an id cursor looks like (base64url of a UUID, unpadded); only cursors this server issued decode
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{48}$"
 CURSOR_DESCRIPTION = "Opaque: the `next_cursor` of the previous page (a cursor this server did not issue is a 400)"
+#: a Last-Event-ID header in the OpenAPI document: an event id (or reply offset); sent empty, it counts as not sent
+#: (EventSource leaves it out when it has none, but proxies and tools may send it empty)
+LAST_EVENT_ID_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_DB_INT},
+                                  {"type": "string", "maxLength": 0}]}
+#: what a position cursor looks like (base64url of ``p:<position>``, unpadded: always ``cDo`` and up to 25 more)
+OFFSET_CURSOR_PATTERN = r"^cDo[A-Za-z0-9_-]{1,25}$"
 
 
 def encode_cursor(last_id: str) -> str:
