@@ -32,7 +32,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import time
@@ -46,6 +45,7 @@ from genloom.core.errors import Unavailable
 from genloom.core.outage import Outage, is_database_unavailable, next_delay
 from genloom.core.principal import Principal, owner_clause
 from genloom.core.settings import Settings
+from genloom.events.gaps import SkippedIds
 from genloom.events.subscription import (
     PAGE,
     TERMINAL_TYPES,
@@ -65,8 +65,6 @@ EVENT_COLUMNS = (events_t.c.id, events_t.c.job_id, events_t.c.owner_id, events_t
                  events_t.c.created_at)
 #: how long a missing id may hold back delivery before it is treated as a rolled-back insert (PostgreSQL)
 GAP_WAIT_SECONDS = 1.5
-#: how long a skipped id is re-checked in case its transaction commits late
-GAP_RECHECK_SECONDS = 120.0
 #: at start-up, ids this far below the newest are checked for holes (transactions still in flight)
 START_LOOKBACK = 1000
 
@@ -97,7 +95,8 @@ class Hub:
         self._listeners: list[tuple[Listener, Reset]] = []
         self._next_recheck = 0.0
         self._gap_since: float | None = None
-        self._skipped: collections.OrderedDict[tuple[int, int], float] = collections.OrderedDict()
+        #: ranges skipped as gaps, watched for late commits
+        self.skipped = SkippedIds()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         #: True once the end of the log is known (subscribers are refused before)
@@ -113,8 +112,10 @@ class Hub:
         return self._task is not None and not self._stopping
 
     # -- subscribers -----------------------------------------------------------------------------------
-    def subscribe(self, principal: Principal, job_ids: Iterable[str] | None = None, after: int | None = None) -> Subscription:
-        """A new subscription. ``after``: replay stored events with a greater id first (None: live only).
+    def subscribe(self, principal: Principal, job_ids: Iterable[str] | None = None, after: int | None = None,
+                  holes: Iterable[tuple[int, int]] = ()) -> Subscription:
+        """A new subscription. ``after``: replay stored events with a greater id first (None: live only);
+        ``holes``: ranges below ``after`` the client never got (skipped as gaps where it was), sent if they exist.
 
         Raises :class:`~genloom.core.errors.Unavailable` while the hub cannot reach the database at start-up."""
         if not self.positioned:
@@ -125,6 +126,8 @@ class Hub:
                            self.settings.event_queue_size)
         if after is None:
             sub.start_id = self.delivered_id  # live only: a resume from here misses nothing it was owed
+        else:
+            sub.want(holes)
         if sub.job_ids is None:
             if sub.sees_all:
                 self._all_owners.add(sub)
@@ -151,7 +154,7 @@ class Hub:
     def stats(self) -> dict[str, Any]:
         """For health and metrics: position, state and subscriber count."""
         return {"live": self.live, "delivered_id": self.delivered_id, "subscribers": self.subscriber_count,
-                "watched_gaps": len(self._skipped)}
+                "watched_gaps": len(self.skipped)}
 
     def add_listener(self, on_events: Listener, on_reset: Reset) -> None:
         """Call ``on_events(batch)`` synchronously for every delivered batch, before subscribers get it, and
@@ -235,7 +238,7 @@ class Hub:
         expected = max(0, newest - START_LOOKBACK) + 1 if recent else newest + 1
         for rid in recent:
             if rid > expected:
-                self._remember_skip(expected, rid - 1)
+                self.skipped.remember(expected, rid - 1)
             expected = rid + 1
         self.positioned = True
 
@@ -304,7 +307,7 @@ class Hub:
 
     async def _step(self) -> tuple[bool, bool]:
         """One tail read. Returns (a full page came back: read again now, holding back at a gap)."""
-        if self._skipped and time.monotonic() >= self._next_recheck:
+        if self.skipped and time.monotonic() >= self._next_recheck:
             self._next_recheck = time.monotonic() + 0.5
             await self._recheck_skipped()
         async with self.db.reader.connect() as conn:
@@ -320,7 +323,7 @@ class Hub:
                     hold = True
                     break
                 log.info("hub.gap_skipped from_id=%d to_id=%d", self.delivered_id + 1, rid - 1)
-                self._remember_skip(self.delivered_id + 1, rid - 1)
+                self.skipped.remember(self.delivered_id + 1, rid - 1)
                 self._reset_listeners()
             self._gap_since = None
             batch.append(encode_event(row))
@@ -337,22 +340,10 @@ class Hub:
             self._gap_since = now
         return now - self._gap_since >= GAP_WAIT_SECONDS
 
-    def in_skipped(self, event_id: int) -> bool:
-        """Is ``event_id`` inside a range skipped as a gap that is still being watched?"""
-        return any(lo <= event_id <= hi for lo, hi in self._skipped)
-
-    def _remember_skip(self, lo: int, hi: int) -> None:
-        self._skipped[(lo, hi)] = time.monotonic() + GAP_RECHECK_SECONDS
-        while len(self._skipped) > 200:
-            self._skipped.popitem(last=False)
-
     async def _recheck_skipped(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, deadline in self._skipped.items() if deadline < now]:
-            del self._skipped[key]
-        if not self._skipped:
+        ranges = self.skipped.watched()
+        if not ranges:
             return
-        ranges = list(self._skipped)
         cond = [events_t.c.id.between(lo, hi) for lo, hi in ranges]
         async with self.db.reader.connect() as conn:
             rows = (await conn.execute(select(*EVENT_COLUMNS).where(or_(*cond)).order_by(events_t.c.id))).all()
@@ -366,7 +357,7 @@ class Hub:
         found = {int(r.id) for r in rows}
         for lo, hi in ranges:
             if all(i in found for i in range(lo, hi + 1)):
-                self._skipped.pop((lo, hi), None)
+                self.skipped.filled(lo, hi)
         log.warning("hub.late_events count=%d first_id=%d", len(late), late[0]["id"])
         self._dispatch(late)
 

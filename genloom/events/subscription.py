@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 #: rows per replay page
 PAGE = 500
+#: ids below its resume point one subscription waits for at most, and ranges one resume token names
+MAX_WANTED = 1000
+HOLES_IN_TOKEN = 32
 #: event types after which a job changes no more (until someone retries it)
 TERMINAL_TYPES = frozenset({"succeeded", "failed", "canceled"})
 
@@ -80,6 +83,10 @@ class Subscription:
         self._buffer: collections.deque[dict[str, Any]] = collections.deque()
         self._global_floor = after or 0
         self._replayed_holes: set[int] = set()
+        #: ids at or below the resume point the client never got (gaps where it was before): sent if they show up
+        self._wanted: set[int] = set()
+        #: the client named its holes, so a late event at or below the resume point is sent only if wanted
+        self._holes_named = False
 
     # -- filtering (called by the hub, synchronously) --------------------------------------------------
     def may_see(self, owner_id: str) -> bool:
@@ -107,6 +114,31 @@ class Subscription:
         self._replays.clear()
         self._buffer.clear()
         self._kill(_END)
+
+    def want(self, holes: Iterable[tuple[int, int]]) -> None:
+        """The client resumed after ``start_id`` but never got these ranges of ids (the replica it was on skipped
+        them as gaps): replay the ones stored by now, and send the others if they commit later."""
+        self._holes_named = True
+        for lo, hi in holes:
+            ids = range(max(1, lo), min(hi, self.start_id) + 1)
+            if not ids or len(self._wanted) + len(ids) > MAX_WANTED:
+                continue
+            self._wanted.update(ids)
+            if ids[0] <= self.hub.delivered_id:
+                self.replay((None if self.job_ids is None else set(self.job_ids), ids[0] - 1,
+                             min(ids[-1], self.hub.delivered_id)))
+
+    def resume_token(self) -> str:
+        """What a client sends back to resume (SSE ``id:``): the last id handed out, then the ranges below it it
+        has not got yet — ``"12"`` or ``"12:10-10,7-8"``. PostgreSQL can make id 10 visible after id 12, and the
+        replica the client resumes on may have sent id 10 in order long before: the id alone would lose it."""
+        last = self.resume_id
+        ranges = set(self.hub.skipped.below(last)) if self.hub.skipped else set()
+        if self._wanted:
+            ranges |= {(i, i) for i in self._wanted}
+        if not ranges:
+            return str(last)
+        return f"{last}:" + ",".join(f"{lo}-{hi}" for lo, hi in sorted(ranges)[-HOLES_IN_TOKEN:])
 
     @property
     def resume_id(self) -> int:
@@ -195,8 +227,12 @@ class Subscription:
                 if event.get("late"):
                     if event["id"] in self._replayed_holes:
                         continue  # a replay read it after its late commit
-                elif event["id"] <= self._floors.get(event["job_id"], self._global_floor):
+                    if self._holes_named and event["id"] <= self.start_id and event["id"] not in self._wanted:
+                        continue  # the client got it where it was before
+                elif event["id"] <= self._floors.get(event["job_id"], self._global_floor) \
+                        and event["id"] not in self._wanted:
                     continue  # already handed out by a replay
+            self._wanted.discard(event["id"])
             self.last_id = max(self.last_id, event["id"])
             return public(event)
 
@@ -206,7 +242,7 @@ class Subscription:
         if self.restarting:
             return []  # restart() emptied the replays while this page was being read
         # Rows inside ids the hub skipped as gaps may also come late through the queue: remember them.
-        self._replayed_holes.update(r["id"] for r in rows if self.hub.in_skipped(r["id"]))
+        self._replayed_holes.update(r["id"] for r in rows if self.hub.skipped.contains(r["id"]))
         if len(rows) < PAGE:
             self._replays.popleft()
         else:

@@ -254,6 +254,19 @@ class Cluster:
         return "\n".join(f"--- {p.name}\n{p.log.read_text(errors='replace')[-tail:]}"
                          for p in [*self.apis, *self.workers] if p.log.exists())
 
+    def crashes(self, lines: int = 80) -> str:
+        """Each ``request.crashed`` record of the API replicas with the traceback under it (a tail of the logs
+        can cut off the exception that was actually raised, which is what decides 500 or 503)."""
+        out = []
+        for p in self.apis:
+            if not p.log.exists():
+                continue
+            text = p.log.read_text(errors="replace").splitlines()
+            for i, line in enumerate(text):
+                if "request.crashed" in line:
+                    out.append(f"--- {p.name}\n" + "\n".join(text[i:i + lines]))
+        return "\n".join(out)
+
     def s3_keys(self) -> set[str]:
         import boto3
 

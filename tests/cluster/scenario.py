@@ -134,7 +134,8 @@ async def create_all(cluster: Cluster, bodies: list[dict[str, Any]], window: flo
                     ids.append(str(response.json()["id"]))
                     return
                 if response.status_code not in (429, 502, 503, 504):
-                    raise AssertionError(f"{response.status_code} {response.text}\n{cluster.logs(6000)}")
+                    raise AssertionError(f"{response.status_code} {response.text}\n{cluster.crashes()}\n"
+                                         f"{cluster.logs(6000)}")
             except httpx.HTTPError as exc:
                 report.http_statuses[type(exc).__name__] += 1
                 last = f"{type(exc).__name__} on {base}"
@@ -164,6 +165,7 @@ class Follower:
     reconnects: int = 0
     resumes: list[float] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    token: str | None = None
 
     async def run(self) -> None:
         turn = self.home
@@ -173,8 +175,9 @@ class Follower:
                 base = self.cluster.bases[turn % len(self.cluster.bases)]
                 headers = {"Accept": "text/event-stream"}
                 params = {} if self.ids else {"after": "0"}
-                if self.ids:
-                    headers["Last-Event-ID"] = str(self.ids[-1])
+                if self.token is not None:
+                    # as EventSource does: the last id: line as sent (it names ids skipped as gaps too)
+                    headers["Last-Event-ID"] = self.token
                 try:
                     async with client.stream("GET", f"{base}/v1/events", headers=headers, params=params) as response:
                         if response.status_code != 200:
@@ -184,7 +187,8 @@ class Follower:
                             lost_at = None
                         async for line in response.aiter_lines():
                             if line.startswith("id:"):
-                                self.ids.append(int(line[3:].strip()))
+                                self.token = line[3:].strip()
+                                self.ids.append(int(self.token.partition(":")[0]))
                             if self.stop.is_set():
                                 return
                 except (TimeoutError, httpx.HTTPError):
@@ -359,7 +363,7 @@ async def prove(cluster: Cluster, dsn: str, top_ids: list[str], followers: list[
         # SSE: each follower has every stored event exactly once
         newest = ids[-1] if ids else 0
         deadline = time.monotonic() + 30
-        while any((f.ids[-1] if f.ids else 0) < newest for f in followers) and time.monotonic() < deadline:
+        while any(max(f.ids, default=0) < newest for f in followers) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         for follower in followers:
             follower.stop.set()

@@ -133,40 +133,51 @@ async def test_sigterm_tells_every_live_client_to_reconnect_and_exits_0(database
             r = await http.post(f"{a}/auth/login", json={"username": "shutdown", "password": PASSWORD})
             token = r.json()["access_token"]
 
-            ws_base = a.replace("http://", "ws://")
-            native = await connect(f"{ws_base}/v1/ws", open_timeout=30)
-            await native.send(json.dumps({"op": "subscribe", "jobs": [long_job]}))
-            seen_on_ws: list[int] = []
-            while not seen_on_ws:  # the subscription replays the job's history: it is live once one arrives
-                frame = json.loads(await asyncio.wait_for(native.recv(), 60))
-                if frame["type"] == "event":
-                    seen_on_ws.append(frame["id"])
-            tasks_ws = await connect(f"{ws_base}/ws/tasks", open_timeout=30)
-            channel = await connect(f"{ws_base}/ws/tablet?token={token}", open_timeout=30)
-            await channel.send(json.dumps({"type": "join", "room": f"user:{user_id}"}))
-            while json.loads(await asyncio.wait_for(channel.recv(), 60))["type"] != "joined":
-                pass
-
             # a second replica, started now so that the long job stayed with A's worker (one of B's two slots
             # takes it over once A released it)
             with server(env, workers=2) as (proc_b, b):
+                # the live sockets on A, opened now (a client that stops reading is cut by its own keepalive,
+                # and the channel closes one that stays silent): each read to its end from here on
+                ws_base = a.replace("http://", "ws://")
+                native = await connect(f"{ws_base}/v1/ws", open_timeout=30)
+                await native.send(json.dumps({"op": "subscribe", "jobs": [long_job]}))
+                seen_on_ws: list[int] = []
+                while not seen_on_ws:  # the subscription replays the job's history: it is live once one arrives
+                    frame = json.loads(await asyncio.wait_for(native.recv(), 60))
+                    if frame["type"] == "event":
+                        seen_on_ws.append(frame["id"])
+                tasks_ws = await connect(f"{ws_base}/ws/tasks", open_timeout=30)
+                channel = await connect(f"{ws_base}/ws/tablet?token={token}", open_timeout=30)
+                await channel.send(json.dumps({"type": "join", "room": f"user:{user_id}"}))
+                while json.loads(await asyncio.wait_for(channel.recv(), 60))["type"] != "joined":
+                    pass
+
+                collectors = [asyncio.create_task(last_frames(ws)) for ws in (native, tasks_ws, channel)]
                 sigterm_at = time.monotonic()
                 proc_a.send_signal(signal.SIGTERM)
-                native_frames, native_code = await last_frames(native)
-                tasks_frames, tasks_code = await last_frames(tasks_ws)
-                channel_frames, channel_code = await last_frames(channel)
+                (native_frames, native_code), (tasks_frames, tasks_code), (channel_frames, channel_code) = \
+                    await asyncio.gather(*collectors)
                 await asyncio.wait_for(sse.ended.wait(), 60)
                 await following
+                # A no longer listens once its streams ended: a load balancer's next connection goes elsewhere
+                with pytest.raises(httpx.ConnectError):
+                    await http.get(f"{a}/healthz")
+
+                returncode = await asyncio.to_thread(proc_a.wait, GRACE + 30)
+                took = time.monotonic() - sigterm_at
+                output = proc_a.stdout.read().decode() if proc_a.stdout else ""
+                assert returncode == 0, output
+                print(f"server A exited 0 {took:.1f} s after SIGTERM (grace {GRACE:.0f} s)")
 
                 # the SSE stream's last frame: reconnect, with the id of the last event it delivered
                 assert len(sse.reconnects) == 1, sse.reconnects
                 final = sse.reconnects[0]
-                assert int(final["id"]) == sse.events[-1]["id"]
+                assert int(final["id"].partition(":")[0]) == sse.events[-1]["id"]
                 assert int(final["retry"]) > 0
                 assert json.loads(final["data"])["last_id"] == sse.events[-1]["id"]
 
                 seen_on_ws += [f["id"] for f in native_frames if f["type"] == "event"]
-                assert native_frames[-1]["type"] == "reconnect", native_frames
+                assert native_frames[-1]["type"] == "reconnect", (native_frames[-3:], output[-3000:])
                 assert native_frames[-1]["last_id"] == max(seen_on_ws)
                 assert native_code == 1012
                 assert tasks_frames[-1]["type"] == "reconnect" and tasks_code == 1012, tasks_frames
@@ -174,21 +185,12 @@ async def test_sigterm_tells_every_live_client_to_reconnect_and_exits_0(database
                 assert channel_frames[-1]["rooms"].get(f"user:{user_id}") is not None
                 assert channel_code == 1012
 
-                # A no longer listens: a load balancer's next connection goes elsewhere
-                with pytest.raises(httpx.ConnectError):
-                    await http.get(f"{a}/healthz")
 
                 # events written while the client is away, through B, and B's worker
                 gap = {await create(http, b, "noop") for _ in range(3)}
                 for job_id in gap:
                     while (await job(http, b, job_id))["status"] not in TERMINAL:
                         await asyncio.sleep(0.1)
-
-                returncode = await asyncio.to_thread(proc_a.wait, GRACE + 30)
-                took = time.monotonic() - sigterm_at
-                output = proc_a.stdout.read().decode() if proc_a.stdout else ""
-                assert returncode == 0, output
-                print(f"server A exited 0 {took:.1f} s after SIGTERM (grace {GRACE:.0f} s)")
 
                 # the job A could not finish went back to the queue with its attempt given back (B may run it now)
                 held = await job(http, b, long_job)
@@ -205,13 +207,13 @@ async def test_sigterm_tells_every_live_client_to_reconnect_and_exits_0(database
                     following.result()  # the stream ended: say why
                 assert sse.terminal(gap | later) == gap | later, (sse.events[resumed_from:], gap | later)
                 ids = [e["id"] for e in sse.events]
-                assert ids == sorted(set(ids)), "an event repeated or out of order across the reconnect"
-                assert sse.events[resumed_from]["id"] > sse.events[resumed_from - 1]["id"]
+                # (a late commit may arrive after a greater id: order is by id only where no gap was skipped)
+                assert len(ids) == len(set(ids)), "an event repeated across the reconnect"
 
                 async with http.stream("GET", f"{b}/v1/events", params={"after": 0, "close_after": 5}) as full:
                     reference = [json.loads(f["data"])["id"] async for f in sse_frames(full)
                                  if "id" in f and f.get("event") != "reconnect"]
-                assert [i for i in reference if i <= ids[-1]] == ids
+                assert [i for i in reference if i <= max(ids)] == sorted(ids)
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await following
