@@ -37,7 +37,9 @@ def login(url: str, username: str, password: str) -> str:
 def live_genloom(database_url: str, data_dir: Path, *, workers: int) -> Iterator[LiveGenloom]:
     """``genloom serve`` with offline providers on ``database_url``, an administrator and a signed-in user."""
     env = genloom_env(database_url, data_dir, GENLOOM_ADMIN_USERNAME="admin", GENLOOM_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                      GENLOOM_SECRET_KEY="contract-tests-secret-key", GENLOOM_HEARTBEAT_SECONDS="1")
+                      GENLOOM_SECRET_KEY="contract-tests-secret-key", GENLOOM_HEARTBEAT_SECONDS="1",
+                      # the user pass outlasts the default 15 minutes on a loaded machine
+                      GENLOOM_ACCESS_TOKEN_MINUTES="120")
     subprocess.run(genloom_cmd("init-users"), env=env, cwd=data_dir, check=True, capture_output=True, timeout=60)
     with serve(env, workers=workers, timeout=120) as url:
         r = httpx.post(f"{url}/auth/register", json={"username": "contract-user", "password": USER_PASSWORD},
@@ -45,6 +47,35 @@ def live_genloom(database_url: str, data_dir: Path, *, workers: int) -> Iterator
         assert r.status_code == 201, r.text
         yield LiveGenloom(url=url, admin_token=login(url, "admin", ADMIN_PASSWORD),
                           user_token=login(url, "contract-user", USER_PASSWORD), env=env)
+
+
+@dataclass(frozen=True)
+class GenflowRows:
+    """Rows the signed-in user owns, for the contract run to name: an article with two versions, an assistant
+    session about it with one exchange."""
+
+    article_id: str
+    session_id: str
+    message_ids: tuple[str, ...]
+
+
+def genflow_rows(server: LiveGenloom) -> GenflowRows:
+    auth = {"Authorization": f"Bearer {server.user_token}"}
+    with httpx.Client(base_url=server.url, headers=auth, timeout=60) as http:
+        r = http.post("/articles", json={"title": "合同测试", "content": "# 合同测试\n\n第一稿。"})
+        assert r.status_code == 201, r.text
+        article = r.json()
+        r = http.put(f"/articles/{article['id']}", json={"content": "# 合同测试\n\n第二稿。",
+                                                         "version": article["version"]})
+        assert r.status_code == 200, r.text
+        r = http.post("/assistant/sessions", json={"articleId": article["id"], "title": "contract"})
+        assert r.status_code == 201, r.text
+        chat = r.json()
+        r = http.post(f"/assistant/sessions/{chat['id']}/messages", json={"content": "怎样让开头更吸引人？"})
+        assert r.status_code == 201, r.text
+        exchange = r.json()
+    return GenflowRows(article_id=article["id"], session_id=chat["id"],
+                       message_ids=(exchange["userMessage"]["id"], exchange["message"]["id"]))
 
 
 @pytest.fixture
