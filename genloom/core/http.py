@@ -214,9 +214,16 @@ class RejectNulCharacters:
         if field is None:
             await self.app(scope, receive, send)
             return
-        err = InvalidInput(f"{field}: must not contain NUL (\\u0000) characters", field=field,
-                           code="invalid_characters")
+        # a NUL in a property name is reported on the object that holds it (`body` at the top level)
+        in_name = field.endswith(_IN_NAME)
+        field = field.removesuffix(_IN_NAME)
+        what = "property names must not contain" if in_name else "must not contain"
+        err = InvalidInput(f"{field}: {what} NUL (\\u0000) characters", field=field, code="invalid_characters")
         await self.renderers.render(Request(scope), err)(scope, receive, send)
+
+
+#: appended to the field by the readers below when the NUL is in a property name rather than in a value
+_IN_NAME = "\x00name"
 
 
 def _nul_in_url(scope: Scope) -> str | None:
@@ -231,7 +238,7 @@ def _nul_in_form(raw: bytes, *, whole: str = "body") -> str | None:
         return None
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if "\x00" in key or "\x00" in value:
-            return key if "\x00" not in key else whole
+            return key if "\x00" not in key else whole + _IN_NAME
     return None
 
 
@@ -280,7 +287,7 @@ def _nul_path(value: Any, path: list[str]) -> str | None:
     items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         if isinstance(key, str) and "\x00" in key:
-            return ".".join(path) or "body"
+            return (".".join(path) or "body") + _IN_NAME
         found = _nul_path(item, [*path, str(key)])
         if found is not None:
             return found

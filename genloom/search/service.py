@@ -86,8 +86,8 @@ async def search_articles(db: AsyncSession | AsyncConnection, principal: Princip
     _check(q, limit)
     # a short query is segmented in microseconds: a thread hop would cost more (until jieba has loaded)
     groups = query_groups(q) if ready() else await asyncio.to_thread(query_groups, q)
-    if not groups:
-        raise InvalidInput("q has no searchable words", field="q", code="invalid_query")
+    if not groups:  # punctuation or symbols only: nothing can match, as a search engine answers it
+        return [], False
     dialect = _dialect(db)
     stmt = _sqlite_stmt(groups) if dialect == "sqlite" else _postgres_stmt(groups)
     stmt = stmt.where(Article.deleted_at.is_(None))

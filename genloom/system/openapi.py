@@ -12,7 +12,8 @@ an anonymous caller is allowed. :func:`install` wraps ``app.openapi`` so that th
   route with path parameters;
 - the security each route accepts under the configured auth mode (``{}`` where anonymous callers are allowed),
   and ``X-Client-Id`` as a header parameter with its pattern;
-- the rules the server enforces on every string (no U+0000, refused by ``core.http.RejectNulCharacters``);
+- the rules the server enforces on every string and every property name of an open object (no U+0000, refused
+  by ``core.http.RejectNulCharacters``);
 - an example for every parameter.
 """
 
@@ -111,6 +112,8 @@ def shape(doc: dict[str, Any], app: FastAPI, settings: Settings, shapes: list[Er
             _example_responses(operation, schemas)
             for param in operation.get("parameters", []):
                 _forbid_nul(param.get("schema", {}))
+            for media in (operation.get("requestBody") or {}).get("content", {}).values():
+                _forbid_nul(media.get("schema", {}))  # bodies written out in the route (the OAuth2 forms)
                 if "example" not in param and "examples" not in param:
                     param["example"] = _example(param, schemas)
     for schema in schemas.values():
@@ -261,6 +264,9 @@ def _forbid_nul(schema: Any) -> None:
         return
     if schema.get("type") == "string" and not ({"pattern", "format", "enum", "const"} & schema.keys()):
         schema["pattern"] = NO_NUL_PATTERN
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        # an object open to names of the caller's choosing: those names are refused with a NUL too
+        schema.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
     for key in ("properties", "patternProperties", "$defs"):
         for sub in (schema.get(key) or {}).values():
             _forbid_nul(sub)

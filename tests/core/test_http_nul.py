@@ -42,3 +42,22 @@ async def test_studio_and_cinemind_refuse_nul_in_their_shapes(client: httpx.Asyn
     assert r.status_code == 400 and r.json()["data"]["field"] == "prompts.zh"
     async with runtime.db.read_session() as s:
         assert (await s.execute(select(Job.id))).all() == []
+
+
+async def test_nul_in_a_property_name_is_refused_and_documented(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    # Studio's body is open to fields it ignores; a NUL in such a field's name is still refused, on the object
+    r = await client.post("/api/generate", json={"prompt": "雨夜", "x\x00": 1})
+    assert r.status_code == 400 and (r.json()["code"], r.json()["field"]) == ("invalid_characters", "body"), r.text
+    assert "property names" in r.json()["error"]
+    r = await client.post("/v1/jobs", json={"kind": "image.generate", "input": {"prompt": "p", "meta": {"a\x00": 1}}})
+    assert r.status_code == 400 and r.json()["field"] == "input.meta", r.text
+    async with runtime.db.read_session() as s:
+        assert (await s.execute(select(Job.id))).all() == []
+    doc = (await client.get("/openapi.json")).json()
+    studio = doc["components"]["schemas"]["GenerateRequest"]
+    assert studio["propertyNames"] == {"pattern": "^[^\\u0000]*$"} and "additionalProperties" not in studio
+    assert "propertyNames" not in doc["components"]["schemas"]["ArticleCreate"]  # closed: no other name is valid
+    form = doc["paths"]["/auth/refresh"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    token = form["schema"]["properties"]["refresh_token"]
+    assert (token["minLength"], token["maxLength"], token["pattern"]) == (1, 300, "^[^\\u0000]*$")
+    assert (await client.post("/auth/refresh", data={"refresh_token": ""})).json()["field"] == "refresh_token"

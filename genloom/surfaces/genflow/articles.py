@@ -3,7 +3,7 @@ translations to :mod:`genloom.articles` and :mod:`genloom.search`. Errors are na
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
@@ -14,7 +14,14 @@ from genloom.articles import collaborators as sharing
 from genloom.articles import service
 from genloom.articles.listing import ArticleQuery, list_articles
 from genloom.articles.models import Article
-from genloom.core.paging import decode_cursor, decode_offset_cursor, encode_cursor, encode_offset_cursor
+from genloom.core.paging import (
+    CURSOR_PATTERN,
+    OFFSET_CURSOR_PATTERN,
+    decode_cursor,
+    decode_offset_cursor,
+    encode_cursor,
+    encode_offset_cursor,
+)
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
 from genloom.surfaces.genflow import reads
@@ -41,6 +48,12 @@ router = APIRouter(prefix="/articles", tags=["Articles"])
 
 ArticleId = Annotated[str, Path(description="article id (UUID)")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from GET; stale → 412")]
+#: the nextCursor of the previous page: an id for lists in id order, a position for ranked lists and versions
+IdCursor = Annotated[str | None, Query(description="nextCursor of the previous page",
+                                       json_schema_extra={"pattern": CURSOR_PATTERN})]
+PositionCursor = Annotated[str | None, Query(description="nextCursor of the previous page",
+                                             json_schema_extra={"pattern": OFFSET_CURSOR_PATTERN})]
+AUTHOR_PATTERN = "^(me|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
 Responses = dict[int | str, dict[str, Any]]
 
 UNAUTHENTICATED: Responses = {401: problem(401, "not_authenticated", "this surface needs a signed-in user")}
@@ -92,9 +105,10 @@ async def create_article(body: ArticleCreate, session: SessionDep, caller: Genfl
 async def list_(
     session: ReadSessionDep, caller: GenflowCaller,
     q: Annotated[str | None, Query(max_length=200, description="substring of the title (case-insensitive)")] = None,
-    status: Annotated[str | None, Query(description="draft | published | deleted (your deleted articles)")] = None,
-    author: Annotated[str | None, Query(description="a user id, or \"me\"")] = None,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    status: Annotated[Literal["draft", "published", "deleted"] | None,
+                      Query(description="draft | published | deleted (your deleted articles)")] = None,
+    author: Annotated[str | None, Query(description="a user id, or \"me\"", pattern=AUTHOR_PATTERN)] = None,
+    cursor: IdCursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
@@ -111,7 +125,7 @@ async def search(
     runtime: RuntimeDep, caller: GenflowCaller,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words to find; all must match")],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: PositionCursor = None,
 ) -> Response:
     return await reads.search_response(runtime, caller, q, limit=limit, cursor=cursor)
 
@@ -168,7 +182,7 @@ async def restore_article(article_id: ArticleId, session: SessionDep, caller: Ge
             response_model=VersionPage, responses=_ok(VersionPage, NOT_FOUND))
 async def list_versions(
     article_id: ArticleId, session: ReadSessionDep, caller: GenflowCaller,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    cursor: PositionCursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     before = decode_offset_cursor(cursor) if cursor else None

@@ -4,14 +4,17 @@ document shows. Errors are RFC 9457 problem+json (see :func:`problem`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from genloom.articles.diff import VersionDiff
 from genloom.articles.models import Article, ArticleVersion
 from genloom.core.http import problem_title
+from genloom.core.jsonint import JSON_INTEGER
+from genloom.core.patterns import VISIBLE_TEXT
 from genloom.search.service import SearchHit
 
 ARTICLE_ID = "01a23ba5-b78f-7007-a2ab-42bd857ab6e5"
@@ -19,6 +22,8 @@ AUTHOR_ID = "01a23b9f-0c11-7a42-9d1e-5b3f1c2d4e6f"
 COLLABORATOR_ID = "01a23ba0-4e21-7c13-8f55-0a9b8c7d6e5f"
 STAMP = "2026-12-03T11:30:00.123456Z"
 Status = Literal["draft", "published"]
+#: a title is stripped by the service: one that is only whitespace is a 400 (invalid_title)
+TITLE: dict[str, Any] = {"pattern": VISIBLE_TEXT}
 
 
 def _config(example: dict[str, Any]) -> ConfigDict:
@@ -43,7 +48,7 @@ class ArticleCreate(BaseModel):
     model_config = _config({"title": "人工智能的发展", "content": "# 人工智能的发展\n\n从规则系统到大模型……",
                             "status": "draft"})
 
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200, json_schema_extra=TITLE)
     #: markdown; the 1 MiB limit is checked on UTF-8 bytes by the service (413 content_too_large)
     content: str = Field(default="", max_length=1024 * 1024)
     status: Status = "draft"
@@ -52,18 +57,32 @@ class ArticleCreate(BaseModel):
 class ArticleSave(BaseModel):
     model_config = _config({"content": "# 人工智能的发展\n\n第二稿。", "version": 3, "message": "rewrote the intro"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=TITLE)
     content: str = Field(max_length=1024 * 1024)
     #: the version this edit is based on, when If-Match is not sent (stale → 409)
-    version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, Field(ge=1), JSON_INTEGER] | None = None
     message: str = Field(default="", max_length=200)
 
 
-class ArticlePatch(BaseModel):
-    model_config = _config({"status": "published"})
+def _patch_schema(schema: dict[str, Any]) -> None:
+    # at least one of the two, and null is no value (no default either): there is nothing to change otherwise
+    schema.update(example={"status": "published"}, minProperties=1)
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    status: Status | None = None
+
+class ArticlePatch(BaseModel):
+    model_config = _config({}) | ConfigDict(json_schema_extra=_patch_schema)
+
+    title: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200, json_schema_extra=TITLE)
+    status: Status | SkipJsonSchema[None] = None
+
+    @field_validator("title", "status", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null: leave the field out to keep it")
+        return value
 
 
 # --- responses -----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from genloom.storage.keys import KEY_PATTERN
 from genloom.surfaces.huaban import examples as ex
 
 #: the schema says what the server checks: a title with a visible character, a type/subtype media type, and a
@@ -95,7 +96,9 @@ class PresignResponse(Camel):
 class CommitRequest(Camel):
     model_config = _example(ex.COMMIT_REQUEST)
 
-    key: str = Field(min_length=1, max_length=512, pattern=KEY)
+    # the document states every rule of a key (segments, no '.'/'..', lengths); the server reports a key that
+    # breaks the layout rules as invalid_key, one outside the alphabet as a validation error
+    key: str = Field(min_length=1, max_length=512, pattern=KEY, json_schema_extra={"pattern": KEY_PATTERN})
     etag: str | None = Field(default=None, max_length=200)
     mime: str = Field(min_length=3, max_length=100, pattern=MIME)
     size: int = Field(ge=1)

@@ -52,13 +52,18 @@ def _problem(status: int, code: str, message: str) -> dict[str, Any]:
     body = {"code": code, "message": message, "status": status}
     return {"description": message, "content": {"application/problem+json": {"example": body}}}
 
+def _form_field(model: type[BaseModel], name: str, **extra: Any) -> dict[str, Any]:
+    """A form field's schema: the JSON body's own rules for it (lengths), the same model validating both."""
+    return {**model.model_json_schema()["properties"][name], **extra}
+
+
 _FORM_SCHEMA = {
     "type": "object",
     "required": ["username", "password"],
     "properties": {
         "grant_type": {"type": "string", "enum": ["password"]},
-        "username": {"type": "string"},
-        "password": {"type": "string", "format": "password"},
+        "username": _form_field(LoginRequest, "username"),
+        "password": _form_field(LoginRequest, "password", format="password"),
         "scope": {"type": "string"},
     },
 }
@@ -81,7 +86,7 @@ _REFRESH_BODY = {
             "application/x-www-form-urlencoded": {"schema": {
                 "type": "object", "required": ["refresh_token"],
                 "properties": {"grant_type": {"type": "string", "enum": ["refresh_token"]},
-                               "refresh_token": {"type": "string"}}}},
+                               "refresh_token": _form_field(RefreshRequest, "refresh_token")}}},
         },
     }
 }

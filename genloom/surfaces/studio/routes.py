@@ -7,13 +7,15 @@ Translation only: requests become ``image.generate`` jobs; statuses map to Studi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genloom.core.errors import GenloomError, InvalidInput
+from genloom.core.jsonint import JSON_INTEGER
+from genloom.core.patterns import VISIBLE_TEXT
 from genloom.core.settings import Settings
 from genloom.deps import RuntimeDep, SessionDep
 from genloom.identity.deps import StudioCaller, caller_of
@@ -32,8 +34,8 @@ class GenerateRequest(BaseModel):
         json_schema_extra={"example": {"prompt": "a cyberpunk cat in neon city", "seed": 12345, "workflow": "sdxl"}},
     )
 
-    prompt: str = Field(max_length=4000, json_schema_extra={"pattern": r"\S"})
-    seed: StrictInt | None = Field(default=None, ge=0, lt=2**32)
+    prompt: str = Field(max_length=4000, json_schema_extra={"pattern": VISIBLE_TEXT})
+    seed: Annotated[int, Field(ge=0, lt=2**32), JSON_INTEGER] | None = None
     workflow: str | None = Field(default=None, max_length=64)
 
     @field_validator("prompt")
