@@ -16,7 +16,9 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
                                                                 unknown_op also lists "accepted_ops")
              {"type": "reconnect", "code": "server_restart", "last_id": N, "retry_ms": …}
                  (the server is shutting down: close code 1012 follows; reconnect, subscribe with after=N)
-SSE streams end the same way with ``event: reconnect`` (``id: N``, ``retry:``), and EventSource resumes.
+SSE streams end the same way with ``event: reconnect`` (``id:``, ``retry:``), and EventSource resumes. An SSE
+``id:`` is the subscription's resume token (``Subscription.resume_token``): the event id, plus the ids below it
+skipped as gaps, so that a replica a client resumes on sends those if they commit late.
 """
 
 from __future__ import annotations
@@ -55,19 +57,33 @@ def get_hub(runtime: Runtime) -> Hub:
     return runtime.hub
 
 
-def _resume_from(last_event_id: str | None, after: int | None) -> int | None:
-    """``Last-Event-ID`` (sent by EventSource on reconnect) wins over ``?after=``."""
-    if last_event_id is not None and last_event_id.strip():
-        try:
-            value = int(last_event_id.strip())
-        except ValueError:
-            raise InvalidInput("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID") from None
-        if value < 0:
-            raise InvalidInput("Last-Event-ID must not be negative", field="Last-Event-ID")
-        if value > MAX_DB_INT:
-            raise InvalidInput("Last-Event-ID is not an event id (too large)", field="Last-Event-ID")
-        return value
-    return after
+def _resume_from(last_event_id: str | None, after: int | None) -> tuple[int | None, list[tuple[int, int]]]:
+    """``Last-Event-ID`` (sent by EventSource on reconnect) wins over ``?after=``. It is the stream's own resume
+    token (``Subscription.resume_token``): the last id, then any ranges below it the client has not got yet
+    (``"12:10-10,7-8"``). Returns (after, those ranges)."""
+    if last_event_id is None or not last_event_id.strip():
+        return after, []
+    head, _, tail = last_event_id.strip().partition(":")
+    value = _event_id(head)
+    holes: list[tuple[int, int]] = []
+    for part in tail.split(",") if tail else []:
+        lo, sep, hi = part.partition("-")
+        if not sep or len(holes) >= 64:
+            raise InvalidInput("Last-Event-ID is not a resume position this server sent", field="Last-Event-ID")
+        holes.append((_event_id(lo), _event_id(hi)))
+    return value, holes
+
+
+def _event_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID") from None
+    if value < 0:
+        raise InvalidInput("Last-Event-ID must not be negative", field="Last-Event-ID")
+    if value > MAX_DB_INT:
+        raise InvalidInput("Last-Event-ID is not an event id (too large)", field="Last-Event-ID")
+    return value
 
 
 #: how soon (ms) a client told to reconnect by a shutting-down server comes back, drawn per stream so that the
@@ -81,17 +97,18 @@ def reconnect_message(resume_id: int) -> dict[str, Any]:
             "last_id": resume_id, "retry_ms": random.randint(*RECONNECT_RETRY_MS)}
 
 
-def sse_reconnect_frame(resume_id: int) -> bytes:
+def sse_reconnect_frame(sub: Subscription) -> bytes:
     """``event: reconnect`` with ``id:`` (so EventSource sends it back as Last-Event-ID even if no event came
     before) and ``retry:``; the stream ends after it and EventSource reconnects by itself."""
-    message = reconnect_message(resume_id)
+    message = reconnect_message(sub.resume_id)
     data = json.dumps(message, separators=(",", ":"))
-    return f"id: {resume_id}\nevent: reconnect\nretry: {message['retry_ms']}\ndata: {data}\n\n".encode()
+    return f"id: {sub.resume_token()}\nevent: reconnect\nretry: {message['retry_ms']}\ndata: {data}\n\n".encode()
 
 
-def sse_frame(event: dict[str, Any]) -> bytes:
+def sse_frame(event: dict[str, Any], resume: str | None = None) -> bytes:
+    """One event; ``resume`` is the ``id:`` to send instead of the event id (the subscription's resume token)."""
     data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    return f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n".encode()
+    return f"id: {resume or event['id']}\nevent: {event['type']}\ndata: {data}\n\n".encode()
 
 
 async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_terminal_of: str | None,
@@ -109,7 +126,7 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
                     return
                 yield b": ping\n\n"
                 continue
-            yield sse_frame(event)
+            yield sse_frame(event, sub.resume_token())
             if close_on_terminal_of is not None and event["job_id"] == close_on_terminal_of \
                     and event["type"] in TERMINAL_TYPES:
                 # A terminal event in the replayed history of a job that was retried since is not the end.
@@ -117,7 +134,7 @@ async def _sse(request: Request, sub: Subscription, heartbeat: float, close_on_t
                 if not later:
                     return
         if sub.restarting:
-            yield sse_reconnect_frame(sub.resume_id)
+            yield sse_reconnect_frame(sub)
     except SubscriberOverflow:
         # The client reconnects (EventSource does so by itself) and resumes from the last id it got.
         yield b"event: overflow\ndata: {\"code\":\"slow_consumer\"}\n\n"
@@ -157,11 +174,12 @@ async def job_events(
     row = await runtime.reads.get_job_row(job_id)
     if row is None or not may_read(caller, row["owner_id"], "jobs"):
         raise JobNotFound(field="job_id")
-    start = _resume_from(last_event_id, after) or 0  # a fresh client gets the job's whole history
-    sub = hub.subscribe(caller, job_ids={job_id}, after=start)
+    resume, holes = _resume_from(last_event_id, after)
+    start = resume or 0  # a fresh client gets the job's whole history
+    sub = hub.subscribe(caller, job_ids={job_id}, after=start, holes=holes)
     if row["status"] in TERMINAL_TYPES:
         stored = await hub.read_events(caller, {job_id}, after=start, limit=1)
-        if not stored:
+        if not stored and not holes:
             sub.close()
             return Response(status_code=204)  # finished and fully seen: EventSource stops reconnecting
     return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, job_id, close_after),
@@ -179,7 +197,8 @@ async def all_events(
     close_after: CloseAfter = None,
 ) -> Response:
     hub = get_hub(runtime)
-    sub = hub.subscribe(caller, job_ids=None, after=_resume_from(last_event_id, after))
+    resume, holes = _resume_from(last_event_id, after)
+    sub = hub.subscribe(caller, job_ids=None, after=resume, holes=holes)
     return StreamingResponse(_sse(request, sub, runtime.settings.heartbeat_seconds, None, close_after),
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
