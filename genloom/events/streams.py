@@ -146,9 +146,13 @@ CloseAfter = Annotated[float | None, Query(
     gt=0, le=3600, description="End the stream after this many seconds (for clients that wait for a response to "
                                "end, such as curl or Postman); EventSource clients leave it out")]
 AfterQuery = Annotated[int | None, Query(ge=0, le=MAX_DB_INT, description="Resume after this event id (Last-Event-ID wins)")]
+#: the ``id:`` these streams send and EventSource sends back: the last event id, then the ranges below it the client
+#: has not been sent yet (ids another replica skipped while their commit was late), e.g. ``12`` or ``12:10-10,7-8``
+RESUME_TOKEN_SCHEMA = {"anyOf": [*LAST_EVENT_ID_SCHEMA["anyOf"],
+                                 {"type": "string", "pattern": r"^[0-9]{1,18}(:[0-9]{1,18}-[0-9]{1,18}(,[0-9]{1,18}-[0-9]{1,18}){0,63})?$"}]}
 LastEventId = Annotated[str | None, Header(
-    alias="Last-Event-ID", description="Sent by EventSource on reconnect: the id of the last event seen",
-    json_schema_extra=LAST_EVENT_ID_SCHEMA)]
+    alias="Last-Event-ID", description="Sent by EventSource on reconnect: the `id:` of the last event seen (the last "
+    "event id, then any ranges of ids below it still owed, e.g. `12:10-10`)", json_schema_extra=RESUME_TOKEN_SCHEMA)]
 SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A text/event-stream: `id:`, `event: <type>`, JSON `data:`; `: ping` heartbeats.",
           "content": {"text/event-stream": {"example": 'id: 12\nevent: progress\ndata: {"id":12,"job_id":"…",'
