@@ -91,6 +91,12 @@ def throughput(url: str, client: httpx.Client | None, pieces: int) -> float:
     return pieces / (time.perf_counter() - started)
 
 
+def cpu_ms(pid: int) -> float:
+    """The process's CPU time so far (user + system), from /proc: load-independent, unlike latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=30)
@@ -137,9 +143,11 @@ def main() -> None:
                     first_genloom(client, article_id)
                     first_direct(base)
                 direct, through = [], []
+                cpu_before = cpu_ms(proc.pid)
                 for _ in range(args.samples):
                     direct.append(first_direct(base))
                     through.append(first_genloom(client, article_id))
+                cpu_per_reply = (cpu_ms(proc.pid) - cpu_before) / args.samples
                 added = [t - d for t, d in zip(through, direct, strict=True)]
                 state.pieces = [f"p{i} " for i in range(args.pieces)]
                 raw = throughput(base, None, args.pieces)
@@ -160,6 +168,7 @@ def main() -> None:
     for name, values in (("provider fake, direct", direct), ("through genloom (SSE)", through),
                          ("added by genloom", added)):
         print(f"| {name} | {statistics.median(values):.1f} | {p(values, 0.99):.1f} | {statistics.mean(values):.1f} |")
+    print(f"\nserver CPU per reply (session made, message sent, reply streamed and stored): {cpu_per_reply:.1f} ms")
     print(f"\nstreaming throughput, one reply of {args.pieces} pieces\n")
     print("| path | pieces/s |")
     print("|---|---|")
