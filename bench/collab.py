@@ -6,7 +6,8 @@ arrives.
     python bench/collab.py --editors 50 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 
 Prints update latency (one editor's keystroke → seen by each other editor) p50/p99, whether all editors
-converged, and the server's peak RSS while they were connected, for genloom (``genloom serve --workers 0``:
+converged, the server's peak RSS while they were connected and the CPU time it used meanwhile (less sensitive
+to a busy machine than the latencies), for genloom (``genloom serve --workers 0``:
 auth, every update stored in the database before it is shown to others, snapshots) and, in the same run, for
 the peer ``pycrdt-websocket`` server (the Jupyter ecosystem's Yjs server: in memory, no auth, no storage) on
 the same machine. Needs node + npm (tests/node is installed when missing); the peer row needs
@@ -62,8 +63,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 60
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/healthz", timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -76,6 +82,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/healthz") 
 
 
 async def run_clients(config: dict[str, object], pid: int) -> tuple[dict[str, object], float]:
+    cpu = cpu_seconds(pid)
     proc = await asyncio.create_subprocess_exec("node", str(SCRIPT), json.dumps(config), cwd=str(NODE),
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     peak = rss_mb(pid)
@@ -92,7 +99,19 @@ async def run_clients(config: dict[str, object], pid: int) -> tuple[dict[str, ob
     lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError(err.decode()[-2000:])
-    return json.loads(lines[-1]), peak
+    result: dict[str, object] = json.loads(lines[-1])
+    result["cpu"] = cpu_seconds(pid) - cpu
+    return result, peak
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL: the peer server does not always exit on SIGTERM once its clients are gone."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(30)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,7 +122,8 @@ def percentile(values: list[float], q: float) -> float:
 def row(name: str, result: dict[str, object], peak: float, idle: float) -> str:
     samples = [float(v) for v in result["samples"]]  # type: ignore[attr-defined]
     return (f"| {name} | {len(samples)} | {statistics.median(samples):.1f} | {percentile(samples, 0.99):.1f} | "
-            f"{max(samples):.1f} | {'yes' if result['converged'] else 'NO'} | {idle:.0f} | {peak:.0f} |")
+            f"{max(samples):.1f} | {'yes' if result['converged'] else 'NO'} | {idle:.0f} | {peak:.0f} | "
+            f"{result['cpu']:.1f} |")
 
 
 async def bench_genloom(args: argparse.Namespace, data: Path) -> str:
@@ -117,7 +137,7 @@ async def bench_genloom(args: argparse.Namespace, data: Path) -> str:
     proc = subprocess.Popen([sys.executable, "-m", "genloom.cli", "serve", "--host", "127.0.0.1", "--port",
                              str(port), "--workers", "0"], env=env, cwd=str(data))
     try:
-        wait_ready(url, proc)
+        wait_ready(url, proc, timeout=args.start_timeout)
         with httpx.Client(base_url=url, timeout=30) as client:
             client.post("/auth/register", json={"username": "bencher", "password": "bench password 1"})
             token = client.post("/auth/login", json={"username": "bencher",
@@ -131,8 +151,7 @@ async def bench_genloom(args: argparse.Namespace, data: Path) -> str:
         dialect = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
         return row(f"genloom ({dialect}; stored before shown)", result, peak, idle)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 async def bench_peer(args: argparse.Namespace) -> str | None:
@@ -159,11 +178,10 @@ async def bench_peer(args: argparse.Namespace) -> str | None:
                                               "timeoutMs": 120000}, proc.pid)
         except (TimeoutError, RuntimeError) as exc:
             return (f"| pycrdt-websocket (peer; memory only, no auth) | did not finish: {exc} | | | | | {idle:.0f} | "
-                    f"{rss_mb(proc.pid):.0f} |")
+                    f"{rss_mb(proc.pid):.0f} | |")
         return row("pycrdt-websocket (peer; memory only, no auth)", result, peak, idle)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 async def main() -> None:
@@ -172,6 +190,7 @@ async def main() -> None:
     parser.add_argument("--edits", type=int, default=40)
     parser.add_argument("--gap-ms", type=int, default=50)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--start-timeout", type=float, default=180.0, help="seconds the server may take to start")
     args = parser.parse_args()
     if not (NODE / "node_modules" / "y-websocket").is_dir():
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NODE)], check=True)
@@ -183,8 +202,8 @@ async def main() -> None:
         rows.append(peer)
     print(f"\n{args.editors} editors on one document, {args.edits} edits by one of them {args.gap_ms} ms apart "
           f"(latency: keystroke to seen by each other editor)\n")
-    print("| server | deliveries | p50 ms | p99 ms | max ms | converged | idle RSS MB | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| server | deliveries | p50 ms | p99 ms | max ms | converged | idle RSS MB | peak RSS MB | server CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for line in rows:
         print(line)
 

@@ -145,6 +145,8 @@ class CollabManager:
                 room.last_id = max([room.last_id, *await store.append(self.db, doc_id, [changed], self.origin)])
             await store.set_synced_version(self.db, doc_id, version)
         room.saved_edits = room.edits = 0
+        # relayed updates that came while the room was opening found no room: its first tick reads them
+        room.catch_up = True
         room.start(lambda: self._tick(room))
         return room
 

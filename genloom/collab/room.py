@@ -174,13 +174,18 @@ class Room:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         self.rows += len(ids)
-        for (origin, update), update_id in zip(batch, ids, strict=True):
-            self.last_id = max(self.last_id, update_id)
-            frame = create_update_message(update)
-            for peer in self.peers:
-                if peer is not origin:
-                    peer.send(frame)
-            self.manager.relay_update(self.doc_id, update_id, update)
+        self.last_id = max(self.last_id, ids[-1])
+        # One frame per batch, encoded once for every editor: when updates queue up (many typing, or the
+        # writer held up) each editor's socket gets one write instead of one per update. An editor whose own
+        # update is in the merged one gets it back; applying what a Yjs document has already changes nothing.
+        origins = {origin for origin, _ in batch}
+        merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+        frame = create_update_message(merged)
+        only = next(iter(origins)) if len(origins) == 1 else None
+        for peer in self.peers:
+            if peer is not only:
+                peer.send(frame)
+        self.manager.relay_update(self.doc_id, ids[-1], merged)
 
     def receive_remote(self, update_id: int, update: bytes) -> None:
         """An update another process stored: apply, and show what was new to the editors here."""
