@@ -69,7 +69,7 @@ NAMED_EXAMPLES: dict[str, Any] = {
     "q": "雨夜", "idempotency-key": "3f0c9a1e-req-42", "Idempotency-Key": "3f0c9a1e-req-42",
     "If-Match": '"2-5d41402abc4b2a76b971"', "If-None-Match": '"2-5d41402abc4b2a76b971"',
     "Last-Event-ID": 42, "updatedSince": "2026-12-01T08:00:00Z", "X-Client-Id": "device-7f3a9c21",
-    "dir": "images/2026", "cursor": "MjAyNi0xMi0wM1QxMTowMDowMFp8MDE5M2ExYjI",
+    "dir": "images/2026", "cursor": "MDE5M2ExYjItN2M0ZC03ZThmLTlhMGItMWMyZDNlNGY1YTZi",
 }
 
 
@@ -112,10 +112,10 @@ def shape(doc: dict[str, Any], app: FastAPI, settings: Settings, shapes: list[Er
             _example_responses(operation, schemas)
             for param in operation.get("parameters", []):
                 _forbid_nul(param.get("schema", {}))
-            for media in (operation.get("requestBody") or {}).get("content", {}).values():
-                _forbid_nul(media.get("schema", {}))  # bodies written out in the route (the OAuth2 forms)
                 if "example" not in param and "examples" not in param:
                     param["example"] = _example(param, schemas)
+            for media in (operation.get("requestBody") or {}).get("content", {}).values():
+                _forbid_nul(media.get("schema", {}))  # bodies written out in the route (the OAuth2 forms)
     for schema in schemas.values():
         _forbid_nul(schema)
     return doc

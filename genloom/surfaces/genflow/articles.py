@@ -49,10 +49,10 @@ router = APIRouter(prefix="/articles", tags=["Articles"])
 ArticleId = Annotated[str, Path(description="article id (UUID)")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the ETag from GET; stale → 412")]
 #: the nextCursor of the previous page: an id for lists in id order, a position for ranked lists and versions
-IdCursor = Annotated[str | None, Query(description="nextCursor of the previous page",
-                                       json_schema_extra={"pattern": CURSOR_PATTERN})]
-PositionCursor = Annotated[str | None, Query(description="nextCursor of the previous page",
-                                             json_schema_extra={"pattern": OFFSET_CURSOR_PATTERN})]
+IdCursor = Annotated[str | None, Query(description="nextCursor of the previous page", json_schema_extra={
+    "pattern": CURSOR_PATTERN, "example": "MDFhMjNiYTUtYjc4Zi03MDA3LWEyYWItNDJiZDg1N2FiNmU1"})]
+PositionCursor = Annotated[str | None, Query(description="nextCursor of the previous page", json_schema_extra={
+    "pattern": OFFSET_CURSOR_PATTERN, "example": "cDoyMA"})]
 AUTHOR_PATTERN = "^(me|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
 Responses = dict[int | str, dict[str, Any]]
 
@@ -107,7 +107,8 @@ async def list_(
     q: Annotated[str | None, Query(max_length=200, description="substring of the title (case-insensitive)")] = None,
     status: Annotated[Literal["draft", "published", "deleted"] | None,
                       Query(description="draft | published | deleted (your deleted articles)")] = None,
-    author: Annotated[str | None, Query(description="a user id, or \"me\"", pattern=AUTHOR_PATTERN)] = None,
+    author: Annotated[str | None, Query(description="a user id, or \"me\"", pattern=AUTHOR_PATTERN,
+                                        json_schema_extra={"example": "me"})] = None,
     cursor: IdCursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:

@@ -23,7 +23,7 @@ from genloom.assistant.generation import AssistantDeps, model_of, writer_for
 from genloom.assistant.streams import KEEPALIVE, ReplyStreams, StreamEvent
 from genloom.core.errors import InvalidInput
 from genloom.core.http import problem_title
-from genloom.core.paging import LAST_EVENT_ID_SCHEMA, MAX_DB_INT
+from genloom.core.paging import CURSOR_PATTERN, LAST_EVENT_ID_SCHEMA, MAX_DB_INT, OFFSET_CURSOR_PATTERN
 from genloom.core.principal import Principal
 from genloom.deps import ReadSessionDep, RuntimeDep, SessionDep
 from genloom.identity.deps import GenflowCaller
@@ -148,7 +148,8 @@ async def create_session(body: SessionCreate, runtime: RuntimeDep, session: Sess
             responses={200: {"content": {"application/json": {"example": {"items": [SESSION_EXAMPLE],
                                                                           "nextCursor": None}}}}, **INVALID_400})
 async def list_sessions(session: ReadSessionDep, caller: GenflowCaller,
-                        cursor: Annotated[str | None, Query(max_length=200)] = None,
+                        cursor: Annotated[str | None, Query(max_length=200, json_schema_extra={
+                            "pattern": CURSOR_PATTERN, "example": "MDE5M2EwYzQtOGY3ZS03YzIxLTlhNTUtMmI2ZjBkMWU0YzEx"})] = None,
                         limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     rows, next_cursor = await service.list_sessions(session, caller, cursor=cursor, limit=limit)
     return {"items": [session_dict(r) for r in rows], "nextCursor": next_cursor}
@@ -172,7 +173,8 @@ async def delete_session(session_id: str, runtime: RuntimeDep, session: SessionD
                 "items": [USER_MESSAGE_EXAMPLE, MESSAGE_EXAMPLE], "nextCursor": None}}}}, **SESSION_404,
                 **INVALID_400})
 async def list_messages(session_id: str, session: ReadSessionDep, caller: GenflowCaller,
-                        cursor: Annotated[str | None, Query(max_length=200)] = None,
+                        cursor: Annotated[str | None, Query(max_length=200, json_schema_extra={
+                            "pattern": OFFSET_CURSOR_PATTERN, "example": "cDoy"})] = None,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     rows, next_cursor = await service.list_messages(session, caller, session_id, cursor=cursor, limit=limit)
     return {"items": [message_dict(r) for r in rows], "nextCursor": next_cursor}

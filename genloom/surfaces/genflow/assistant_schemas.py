@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genloom.assistant.models import AssistantMessage, AssistantSession
 from genloom.core.jsonint import JSON_INTEGER
+from genloom.core.patterns import VISIBLE_TEXT
+
+#: the assistant strips messages, texts to analyse and instructions: only whitespace is a 400 (must not be empty)
+STRIPPED: dict[str, Any] = {"pattern": VISIBLE_TEXT}
 
 
 class SessionCreate(BaseModel):
@@ -22,13 +26,13 @@ class SessionCreate(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, max_length=32000)
+    content: str = Field(min_length=1, max_length=32000, json_schema_extra=STRIPPED)
 
 
 class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, max_length=200_000)
+    content: str = Field(min_length=1, max_length=200_000, json_schema_extra=STRIPPED)
 
 
 class CompleteRequest(BaseModel):
@@ -37,7 +41,7 @@ class CompleteRequest(BaseModel):
     article_id: str = Field(alias="articleId", max_length=36)
     cursor: Annotated[int, Field(ge=0), JSON_INTEGER] | None = Field(
         default=None, description="character offset in the article's text")
-    instruction: str = Field(min_length=1, max_length=4000)
+    instruction: str = Field(min_length=1, max_length=4000, json_schema_extra=STRIPPED)
     session_id: str | None = Field(default=None, alias="sessionId", max_length=36,
                                    description="a session of yours about this article (or about none) to store "
                                                "the completion in; without it, your completions session of the "
