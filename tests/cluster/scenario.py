@@ -185,10 +185,18 @@ class Follower:
                         if lost_at is not None:
                             self.resumes.append(time.monotonic() - lost_at)
                             lost_at = None
+                        kind = "message"
                         async for line in response.aiter_lines():
                             if line.startswith("id:"):
                                 self.token = line[3:].strip()
-                                self.ids.append(int(self.token.partition(":")[0]))
+                            elif line.startswith("event:"):
+                                kind = line[6:].strip()
+                            elif line.startswith("data:") and kind != "reconnect":
+                                # the event's own id is in its data: the id: line is a resume token whose head
+                                # is the newest id sent so far (a late event below it carries the same head)
+                                self.ids.append(int(json.loads(line[5:])["id"]))
+                            elif not line:
+                                kind = "message"
                             if self.stop.is_set():
                                 return
                 except (TimeoutError, httpx.HTTPError):
