@@ -59,6 +59,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
                         collab_idle_seconds=1.0, collab_leave_seconds=0.5, assistant_flush_seconds=0.05)
 
 
+def assistant_settings(database_url: str, tmp_path: Path, chat_base: str) -> Settings:
+    """The assistant against the streaming fake: small budgets so history folding and excerpts show."""
+    return settings_for(database_url, tmp_path, secret_key="test-secret-key-for-genflow-tests",
+                        text_provider="openai", openai_base_url=chat_base, openai_api_key="test-key",
+                        text_model="gpt-4o-mini", provider_max_retries=0, assistant_flush_seconds=0.05,
+                        assistant_context_tokens=400, assistant_excerpt_tokens=100)
+
+
 @pytest.fixture
 async def app_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = genflow_app(runtime)

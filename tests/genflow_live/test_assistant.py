@@ -14,18 +14,13 @@ import pytest
 from genloom.assistant.models import AssistantMessage
 from genloom.core.settings import Settings
 from genloom.runtime import Runtime
-from tests.conftest import settings_for
 from tests.fakes.chat_stream import ChatStreamFake
-from tests.genflow_live.conftest import bearer, make_article, make_user, sse_events, token_for
+from tests.genflow_live.conftest import assistant_settings, bearer, make_article, make_user, sse_events, token_for
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, chat_fake: tuple[ChatStreamFake, str]) -> Settings:
-    _state, base = chat_fake
-    return settings_for(database_url, tmp_path, secret_key="test-secret-key-for-genflow-tests",
-                        text_provider="openai", openai_base_url=base, openai_api_key="test-key",
-                        text_model="gpt-4o-mini", provider_max_retries=0, assistant_flush_seconds=0.05,
-                        assistant_context_tokens=400, assistant_excerpt_tokens=100)
+    return assistant_settings(database_url, tmp_path, chat_fake[1])
 
 
 async def _session(runtime: Runtime, client: httpx.AsyncClient, name: str = "alice", **body: object) -> tuple[str, dict[str, str]]:
