@@ -3,12 +3,10 @@ store and on S3 (moto's server over HTTP), on both databases: only old objects u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
-from genloom.assembly import build_runtime, start_runtime
 from genloom.core.db import utc_now
 from genloom.core.settings import Settings
 from genloom.media import service as media_service
@@ -23,23 +21,19 @@ S3_FIELDS = {"storage", "s3_endpoint", "s3_bucket", "s3_force_path_style", "s3_a
 
 
 @pytest.fixture(params=["local", "s3"])
-async def rt(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Runtime]:
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The suite's settings, on the local store or on S3 (the shared ``runtime`` fixture builds from them)."""
     if request.param == "s3":
         s3: Settings = request.getfixturevalue("s3_settings")
-        settings = settings.model_copy(update=s3.model_dump(include=S3_FIELDS))
-    runtime = build_runtime(settings)
-    await start_runtime(runtime, migrate=False)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
+        return settings.model_copy(update=s3.model_dump(include=S3_FIELDS))
+    return settings
 
 
-async def test_only_old_objects_no_asset_names_under_genloom_prefixes_are_deleted(rt: Runtime) -> None:
-    blobs = rt.blobs
+async def test_only_old_objects_no_asset_names_under_genloom_prefixes_are_deleted(runtime: Runtime) -> None:
+    blobs = runtime.blobs
     named = await media_service.write_blob(blobs, owner_id="owner", data=png(), kind="image",
                                            key=lambda asset_id, ext: job_asset_key("job-1", asset_id, ext))
-    async with rt.db.session() as session:
+    async with runtime.db.session() as session:
         await media_service.add_assets(session, [named])
     # what a SIGKILL between put and commit leaves: bytes without rows, under each layout genloom writes
     orphans = [
@@ -56,17 +50,17 @@ async def test_only_old_objects_no_asset_names_under_genloom_prefixes_are_delete
         await blobs.put(key, png(), mime="image/png")
 
     # young objects stay, whatever names them: their job may still commit its rows
-    assert await sweep_orphans(rt.db, blobs, rt.settings) == {"checked": 0, "orphans": 0}
+    assert await sweep_orphans(runtime.db, blobs, runtime.settings) == {"checked": 0, "orphans": 0}
     assert all([await blobs.stat(o.key) is not None for o in orphans])
 
-    later = utc_now() + safety_age(rt.settings) + timedelta(minutes=1)
-    assert await sweep_orphans(rt.db, blobs, rt.settings, now=later) == {"checked": 4, "orphans": 3}
+    later = utc_now() + safety_age(runtime.settings) + timedelta(minutes=1)
+    assert await sweep_orphans(runtime.db, blobs, runtime.settings, now=later) == {"checked": 4, "orphans": 3}
     for orphan in orphans:
         assert await blobs.stat(orphan.key) is None, orphan.key
     for key in (named.key, foreign, huaban):
         assert await blobs.stat(key) is not None, key
     # a second pass finds nothing more
-    assert await sweep_orphans(rt.db, blobs, rt.settings, now=later) == {"checked": 1, "orphans": 0}
+    assert await sweep_orphans(runtime.db, blobs, runtime.settings, now=later) == {"checked": 1, "orphans": 0}
 
 
 def test_the_safety_age_never_drops_below_three_leases_and_five_minutes() -> None:
