@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from genloom.core.aio import run_to_end
 from genloom.core.errors import Conflict, InvalidInput
 from genloom.core.ids import new_id
 from genloom.core.paging import decode_cursor, encode_cursor
@@ -91,18 +92,34 @@ async def write_blob(
     if await blobs.stat(resolved) is not None:
         # never overwrite: the bytes may belong to another asset, and a rollback would then delete them
         raise Conflict("a file with this key already exists", code="key_exists", field="key")
-    stat = await blobs.put(resolved, data, mime=stored_mime)
+    try:
+        # to its end even when cancelled: a put running in a thread goes on, and deleting the key before it
+        # lands would leave the object behind
+        stat = await run_to_end(blobs.put(resolved, data, mime=stored_mime))
+    except BaseException:
+        # a put that failed (a timeout after the bytes arrived) or was interrupted may still have stored them
+        await _forget(blobs, [resolved])
+        raise
     return PendingAsset(id=asset_id, owner_id=owner_id, kind=kind, key=resolved, info=info, etag=stat.etag,
                         derived_from=derived_from, job_id=job_id, mime=stored_mime)
 
 
 async def discard(blobs: BlobStore, pending: Sequence[PendingAsset]) -> None:
-    """Delete written bytes whose rows will never exist (best effort: a failure is logged, not raised)."""
-    for item in pending:
-        try:
-            await blobs.delete(item.key)
-        except Exception:  # noqa: BLE001 - cleanup must not hide the original error
-            log.warning("media.discard_failed key=%s", item.key, exc_info=True)
+    """Delete written bytes whose rows will never exist (best effort: a failure is logged, not raised).
+
+    Runs to its end when the caller is cancelled again meanwhile (a job canceled while it stores)."""
+    await _forget(blobs, [item.key for item in pending])
+
+
+async def _forget(blobs: BlobStore, keys: Sequence[str]) -> None:
+    async def delete_all() -> None:
+        for key in keys:
+            try:
+                await blobs.delete(key)
+            except Exception:  # noqa: BLE001 - cleanup must not hide the original error
+                log.warning("media.discard_failed key=%s", key, exc_info=True)
+
+    await run_to_end(delete_all())
 
 
 async def add_assets(session: AsyncSession, pending: Sequence[PendingAsset]) -> list[Asset]:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.cluster import scenario
 from tests.cluster.harness import Cluster
+from tests.cluster.report import Report
 
 JOBS = int(os.environ.get("GENLOOM_CLUSTER_JOBS", "100"))
 SEED = int(os.environ.get("GENLOOM_CLUSTER_SEED", "13"))
@@ -39,7 +40,7 @@ def make_cluster(moto_server: str) -> Iterator[Callable[..., Cluster]]:
             cluster.close()
 
 
-def _check(cluster: Cluster, report: scenario.Report, title: str) -> None:
+def _check(cluster: Cluster, report: Report, title: str) -> None:
     print("\n" + report.table(title))
     assert report.ok(), report.table(title) + "\n" + cluster.logs()
     assert report.claims > report.jobs - report.by_status.get("canceled", 0), "some jobs never ran"

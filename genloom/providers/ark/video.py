@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from genloom.providers.base import GeneratedMedia, ProgressFn, ProviderError, VideoRequest, VideoResult
-from genloom.providers.cleanup import run_to_end
+from genloom.core.aio import run_to_end
 from genloom.providers.download import download
 from genloom.providers.http import call, openai_error
 from genloom.providers.openai.compat import CompatClient, CompatService

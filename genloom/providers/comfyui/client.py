@@ -38,7 +38,7 @@ from genloom.providers.base import (
     ProviderError,
     strip_host_paths,
 )
-from genloom.providers.cleanup import run_to_end
+from genloom.core.aio import run_to_end
 from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, node_label, open_events
 from genloom.providers.comfyui.templates import Workflow
 from genloom.providers.download import download
