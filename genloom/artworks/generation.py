@@ -21,7 +21,7 @@ from genloom.artworks.service import require_artwork
 from genloom.core.db import utc_now
 from genloom.core.errors import Conflict, InvalidInput
 from genloom.core.principal import Principal
-from genloom.jobs import queue
+from genloom.jobs import enqueueing
 from genloom.jobs import service as jobs_service
 from genloom.jobs.runtime import Runtime
 from genloom.jobs.states import ACTIVE, JobStatus
@@ -67,7 +67,7 @@ async def get_generation(session: AsyncSession, principal: Principal, job_id: st
 async def start_generation(session: AsyncSession, runtime: Runtime, principal: Principal, *, artwork_id: str,
                            text: str | None, idempotency_key: str | None) -> GenerationView:
     if idempotency_key:
-        existing = await queue.find_idempotent(session, runtime, principal.owner_id, idempotency_key)
+        existing = await enqueueing.find_idempotent(session, runtime, principal.owner_id, idempotency_key)
         if existing is not None:
             return await get_generation(session, principal, existing)
     if text is not None and len(text) > MAX_TEXT_CHARS:
@@ -80,7 +80,7 @@ async def start_generation(session: AsyncSession, runtime: Runtime, principal: P
     )).scalars().first()
     if active is not None:
         raise GenerationConflict(f"generation job {active} is still running for this artwork", field="artworkId")
-    job_id = await queue.enqueue(session, runtime, kind=KIND, input={"artwork_id": artwork.id},
+    job_id = await enqueueing.enqueue(session, runtime, kind=KIND, input={"artwork_id": artwork.id},
                                  owner_id=principal.owner_id, idempotency_key=idempotency_key, surface="huaban")
     if await session.get(Generation, job_id) is None:  # a concurrent repeat of the key answered with its job
         now = utc_now()

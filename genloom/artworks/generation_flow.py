@@ -28,7 +28,7 @@ from genloom.artworks.uploads import claim_key
 from genloom.core.db import utc_now
 from genloom.core.errors import InvalidInput
 from genloom.core.principal import CLIENT_PREFIX, Principal
-from genloom.jobs import queue
+from genloom.jobs import enqueueing
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind, KindRegistry
 from genloom.jobs.runtime import Runtime
@@ -189,7 +189,7 @@ async def _store_video(ctx: JobContext, gen: Generation, artwork: Artwork, data:
             await session.execute(update(Artwork).where(Artwork.id == artwork.id).values(
                 video_asset_id=video.id, poster_asset_id=thumb.id, status="ready", story=gen.story,
                 video_prompt=gen.video_prompt, updated_at=now))
-            await queue.enqueue(session, runtime, kind=ANALYSIS_KIND, input={"artwork_id": artwork.id},
+            await enqueueing.enqueue(session, runtime, kind=ANALYSIS_KIND, input={"artwork_id": artwork.id},
                                 owner_id=ctx.owner_id, surface="huaban")
     except BaseException:
         await media_service.discard(runtime.blobs, written)

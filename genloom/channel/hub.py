@@ -59,6 +59,7 @@ class ChannelHub:
         #: a graceful shutdown began: every connection, open or new, is told to reconnect elsewhere
         self.draining = False
         self._drained = asyncio.Event()  # set when the last connection is gone while draining
+        self._connected = asyncio.Event()  # a connection or a join: an idle hub reads at every commit again
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,6 +100,7 @@ class ChannelHub:
         process), with reason ``replaced``."""
         old = self._clients.get(conn.key)
         self._clients[conn.key] = conn
+        self._connected.set()
         if old is not None and old is not conn:
             self._forget(old)
             old.end("replaced")
@@ -127,6 +129,7 @@ class ChannelHub:
     def join(self, conn: Connection, room: str, after: int | None) -> None:
         """Follow ``room`` (authorize first); ``after``: also send the history after that seq."""
         self._rooms.setdefault(room, set()).add(conn)
+        self._connected.set()
         if not conn.queue_join(room, after):
             self._overflow(conn)
 
@@ -202,6 +205,14 @@ class ChannelHub:
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
                 continue
             if more:
+                continue
+            if not (self._clients or self._rooms) and self._gap_since is None:
+                # Nobody to deliver to: no read per commit of the process (every job's progress is one), only
+                # once per poll interval, so the position stays current for the next connection.
+                self._connected.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._connected.wait(), self.config.poll_seconds)
+                seen_wake = self.signals.events_seq
                 continue
             timeout = self.config.poll_seconds if self._gap_since is None else 0.05
             seen_wake = await self.signals.wait_events_since(seen_wake, timeout)

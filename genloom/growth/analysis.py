@@ -22,7 +22,7 @@ from genloom.core.errors import GenloomError, InvalidInput
 from genloom.core.principal import Principal
 from genloom.growth.abilities import INSTRUCTION, SCHEMA_HINT, read_local, read_remote
 from genloom.growth.models import Analysis
-from genloom.jobs import queue
+from genloom.jobs import enqueueing
 from genloom.jobs.context import JobContext
 from genloom.jobs.registry import JobKind, KindRegistry
 from genloom.jobs.runtime import Runtime
@@ -91,7 +91,7 @@ async def request_analysis(session: AsyncSession, runtime: Runtime, principal: P
     artwork = await require_artwork(session, principal, artwork_id, field="artworkId")
     if not artwork.cover_asset_id:
         raise InvalidInput("the artwork has no drawing to analyse", code="cover_required", field="artworkId")
-    job_id = await queue.enqueue(session, runtime, kind=ANALYSIS_KIND, input={"artwork_id": artwork.id},
+    job_id = await enqueueing.enqueue(session, runtime, kind=ANALYSIS_KIND, input={"artwork_id": artwork.id},
                                  owner_id=principal.owner_id, surface="huaban")
     return view_of(await _upsert(session, artwork, status="pending", job_id=job_id, error=None), artwork.id)
 

@@ -2,13 +2,13 @@
 
 Every UPDATE that changes a job's status is built by :func:`status_change`, which checks the change against
 ``states.TRANSITIONS`` and takes the event type from it: the worker's path (claim, progress, finish, fail, retry
-later, release) is here, the callers' cancel and requeue in ``controls.py``, lease renewal and the janitor's
-rescue in ``leases.py``.
+later, release) is here, the insert of new jobs in ``enqueueing.py``, the callers' cancel and requeue in
+``controls.py``, lease renewal and the janitor's rescue in ``leases.py``.
 
 Guards: a transition out of ``running`` names the worker that holds the lease (``worker_id``) and the status it
 expects, so a worker that lost its lease (the janitor rescued the job, another worker holds it now) changes
 nothing. Claims take several jobs in one statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-serialises writers with ``BEGIN IMMEDIATE``).
+serialises writers with ``BEGIN IMMEDIATE``, so a claim there first reads whether anything is due at all).
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, String, Update, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.backoff import full_jitter
 from genloom.core.db import utc_now
-from genloom.core.ids import new_id
 from genloom.core.logging import redact, secret_values
 from genloom.jobs import batch
 from genloom.jobs.log import log_job_transition
@@ -79,98 +77,15 @@ def status_change(from_: JobStatus | tuple[JobStatus, ...], to: JobStatus,
     return update(jobs_t).where(expected, *where).values(status=to.value), types.pop()
 
 
-# --- enqueue ------------------------------------------------------------------------------------------------
-
-
-async def find_idempotent(ex: Executor, runtime: Runtime, owner_id: str, key: str) -> str | None:
-    """The id of the job created with this key in the last ``idempotency_hours``, if any."""
-    row = (
-        await ex.execute(
-            select(jobs_t.c.id, jobs_t.c.created_at).where(
-                jobs_t.c.owner_id == owner_id, jobs_t.c.idempotency_key == key
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    if row.created_at < utc_now() - timedelta(hours=runtime.settings.idempotency_hours):
-        # The key's window is over: free it so a new job can take it.
-        await ex.execute(update(jobs_t).where(jobs_t.c.id == row.id).values(idempotency_key=None))
-        return None
-    return str(row.id)
-
-
-async def enqueue(
-    ex: Executor,
-    runtime: Runtime,
-    *,
-    kind: str,
-    input: dict[str, Any] | None = None,
-    inputs: list[dict[str, Any]] | None = None,
-    owner_id: str,
-    priority: int = 0,
-    run_at: datetime | None = None,
-    max_attempts: int | None = None,
-    idempotency_key: str | None = None,
-    surface: str | None = None,
-) -> str:
-    """Insert a job (or a batch parent with one child per entry of ``inputs``) and its ``queued`` event(s).
-
-    Runs inside the caller's transaction; workers are woken after it commits. Returns the job id (for a
-    repeated Idempotency-Key, the id of the first job)."""
-    # An empty key (a bare "Idempotency-Key:" header) means no key: stored as "", the second such request
-    # would skip the lookup below yet hit the unique (owner_id, idempotency_key) index.
-    idempotency_key = idempotency_key or None
-    if idempotency_key:
-        existing = await find_idempotent(ex, runtime, owner_id, idempotency_key)
-        if existing is not None:
-            return existing
-    now = utc_now()
-    due = run_at or now
-    attempts_cap = max_attempts or runtime.settings.job_max_attempts
-    base = {
-        "kind": kind, "owner_id": owner_id, "status": JobStatus.queued.value, "progress": 0, "priority": priority,
-        "attempts": 0, "max_attempts": attempts_cap, "run_at": due, "cancel_requested": False, "surface": surface,
-        "created_at": now, "updated_at": now, "is_batch": False, "parent_id": None, "idempotency_key": None,
-    }
-    job_id = new_id()
-    rows: list[dict[str, Any]]
-    if inputs is None:
-        data = runtime.kinds.validate_input(kind, input or {})
-        rows = [{**base, "id": job_id, "input": data, "idempotency_key": idempotency_key}]
-    else:
-        validated = [runtime.kinds.validate_input(kind, item, field_prefix=f"inputs.{i}") for i, item in enumerate(inputs)]
-        rows = [{**base, "id": job_id, "input": {"count": len(validated)}, "is_batch": True,
-                 "idempotency_key": idempotency_key}]
-        rows += [{**base, "id": new_id(), "parent_id": job_id, "input": item} for item in validated]
-    if idempotency_key:
-        try:
-            async with ex.begin_nested():
-                await ex.execute(insert(jobs_t), rows)
-        except IntegrityError:
-            # A concurrent request with the same key committed between our lookup and this insert (PostgreSQL
-            # makes the insert wait for it, then refuses it): answer with its job, as for a later repeat.
-            existing = await find_idempotent(ex, runtime, owner_id, idempotency_key)
-            if existing is None:
-                raise
-            return existing
-    else:
-        await ex.execute(insert(jobs_t), rows)
-    queued = {"status": JobStatus.queued.value, "progress": 0, "attempts": 0}
-    await ex.execute(insert(events_t), [event_row(r["id"], owner_id, EventType.queued, queued, now) for r in rows])
-    conn = await _connection(ex)
-    await runtime.signals.notify_in_txn(conn, jobs=True, events=True)
-    runtime.signals.wake_after_commit(ex)
-    log_job_transition("enqueued", job_id=job_id, kind=kind, status=JobStatus.queued.value, owner=owner_id,
-                       children=len(rows) - 1)
-    return job_id
-
-
-async def _connection(ex: Executor) -> AsyncConnection:
-    return await ex.connection() if isinstance(ex, AsyncSession) else ex
-
-
 # --- claim --------------------------------------------------------------------------------------------------
+
+
+async def _any_due(runtime: Runtime, due: tuple[ColumnElement[bool], ...]) -> bool:
+    """SQLite: is anything claimable? A read, which takes no lock. Workers are woken by every commit (their own
+    included) and most wake-ups find nothing; a claim that finds nothing would still hold the database's one
+    write lock, and every job finishing or starting meanwhile waits for it."""
+    async with runtime.db.reader.connect() as conn:
+        return (await conn.execute(select(jobs_t.c.id).where(*due).limit(1))).first() is not None
 
 
 async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str]) -> list[ClaimedJob]:
@@ -178,15 +93,14 @@ async def claim(runtime: Runtime, worker_id: str, *, limit: int, kinds: list[str
     if limit <= 0 or not kinds:
         return []
     now = utc_now()
+    due = (jobs_t.c.status == JobStatus.queued.value, jobs_t.c.is_batch.is_(False), jobs_t.c.run_at <= now,
+           jobs_t.c.kind.in_(kinds))
+    if runtime.db.is_sqlite and not await _any_due(runtime, due):
+        return []
     lease_until = now + timedelta(seconds=runtime.settings.lease_seconds)
     pick = (
         select(jobs_t.c.id)
-        .where(
-            jobs_t.c.status == JobStatus.queued.value,
-            jobs_t.c.is_batch.is_(False),
-            jobs_t.c.run_at <= now,
-            jobs_t.c.kind.in_(kinds),
-        )
+        .where(*due)
         .order_by(jobs_t.c.priority.desc(), jobs_t.c.run_at, jobs_t.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -16,7 +16,7 @@ from genloom.core.db import utc_now
 from genloom.core.errors import Forbidden, InvalidInput
 from genloom.core.paging import decode_cursor, encode_cursor
 from genloom.core.principal import Principal, may_manage, may_read, owner_clause, scoped
-from genloom.jobs import batch, controls, queue
+from genloom.jobs import batch, controls, enqueueing
 from genloom.jobs.errors import JobNotFound, JobStateConflict
 from genloom.jobs.models import Job
 from genloom.jobs.states import ACTIVE, TERMINAL, JobStatus
@@ -145,7 +145,7 @@ async def create_job(
         raise InvalidInput("inputs must not be empty", field="inputs")
     if inputs is not None and len(inputs) > 1000:
         raise InvalidInput("at most 1000 inputs per batch", field="inputs")
-    job_id = await queue.enqueue(
+    job_id = await enqueueing.enqueue(
         session, runtime, kind=kind, input=input, inputs=inputs, owner_id=principal.owner_id, priority=priority,
         run_at=run_at, max_attempts=max_attempts, idempotency_key=idempotency_key, surface=surface,
     )

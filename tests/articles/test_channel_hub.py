@@ -55,3 +55,41 @@ async def test_a_late_commit_below_a_newer_id_is_delivered_once(runtime: Runtime
         assert got[0] == ("room:y", 1)  # the early commit was not held back by the hole
     finally:
         await hub.close()
+
+
+async def test_an_idle_hub_does_not_read_at_every_commit_and_wakes_for_a_join(runtime: Runtime) -> None:
+    """With no connection in the process, commits (every job's progress is one) cost the hub no read; a join
+    brings it back to live delivery at once."""
+    from sqlalchemy import event
+
+    hub = ChannelHub(runtime.db, runtime.signals, ChannelConfig(heartbeat_seconds=30, poll_seconds=5.0))
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "channel_messages" in statement:
+            reads.append(statement)
+
+    engines = {runtime.db.engine.sync_engine, runtime.db.reader.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    await hub.start()
+    try:
+        await asyncio.sleep(0.2)
+        before = len(reads)
+        for n in range(10):  # commits elsewhere in the process, each one a wake-up
+            await store.publish(runtime.db, runtime.signals, "room:other", {"n": n}, sender_user="u2",
+                                sender_client="z", keep=100)
+            await asyncio.sleep(0.02)
+        assert len(reads) - before <= 1  # at most the once-per-poll-interval read
+        conn = Connection(Principal.for_user("u1"), "c1", queue_size=64, heartbeat=30)
+        hub.join(conn, "room:x", None)
+        reader = asyncio.create_task(_outputs(conn, hub, 1))
+        await asyncio.sleep(0.2)  # the join is served (seq 0)
+        await store.publish(runtime.db, runtime.signals, "room:x", {"hello": 1}, sender_user="u2",
+                            sender_client="z", keep=100)
+        # delivered by the tail well within the 5 s poll interval: the hub reads at every commit again
+        assert await asyncio.wait_for(reader, 2.0) == [("room:x", 1)]
+    finally:
+        await hub.close()
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)

@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from genloom.assembly import build_runtime, start_runtime
+from genloom.core.db import utc_now
 from genloom.core.principal import ANONYMOUS
 from genloom.jobs import service
 from genloom.jobs.janitor import run_janitor_forever
@@ -32,9 +34,9 @@ async def _runtime(url: str, tmp_path: Path, **overrides: Any) -> Runtime:
     return rt
 
 
-async def _create(rt: Runtime, kind: str, input: dict[str, Any]) -> str:
+async def _create(rt: Runtime, kind: str, input: dict[str, Any], *, run_at: datetime | None = None) -> str:
     async with rt.db.session() as s:
-        job = await service.create_job(s, rt, ANONYMOUS, kind=kind, input=input)
+        job = await service.create_job(s, rt, ANONYMOUS, kind=kind, input=input, run_at=run_at)
     return str(job["id"])
 
 
@@ -123,16 +125,19 @@ async def test_worker_survives_sqlite_locked_out(tmp_path: Path, sqlite_template
     try:
         first = await _create(rt, "noop", {"n": 0})
         await _wait(rt, [first], "succeeded", 20)
-        # Another process holds the write lock for far longer than the busy timeout. Taken from a thread: waiting
-        # for it on the event loop would stall the worker's own open transaction, which needs the loop to finish.
+        # A job falls due while another process holds the write lock for far longer than the busy timeout: the
+        # worker's claim (a read sees the job due) cannot take the lock. Taken from a thread: waiting for it on
+        # the event loop would stall the worker's own open transaction, which needs the loop to finish.
+        due = await _create(rt, "noop", {"n": 1}, run_at=utc_now() + timedelta(seconds=0.5))
         locker = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
         await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")
         await asyncio.sleep(1.5)
         assert not run.done()
+        assert (await _statuses(rt, [due]))[due][0] == "queued"
         locker.execute("ROLLBACK")
         locker.close()
-        later = [await _create(rt, "noop", {"n": i}) for i in range(1, 4)]
-        await _wait(rt, [first, *later], "succeeded", 20)
+        later = [await _create(rt, "noop", {"n": i}) for i in range(2, 5)]
+        await _wait(rt, [first, due, *later], "succeeded", 20)
         assert not run.done()
         assert rt.db.reachability.outages >= 1
     finally:

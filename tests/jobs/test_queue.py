@@ -320,3 +320,25 @@ async def test_permission_to_create_is_checked(runtime: Runtime) -> None:
     reader = Principal(owner_id="u:viewer", kind="user", permissions=frozenset({"jobs:read"}))
     with pytest.raises(Forbidden):
         await create(runtime, principal=reader)
+
+
+async def test_a_sqlite_claim_with_nothing_due_takes_no_write_lock(runtime: Runtime) -> None:
+    """Workers wake at every commit and most wake-ups find nothing: such a claim must not queue for SQLite's one
+    write lock (every job starting or finishing meanwhile would wait for it). Another process holds that lock."""
+    if not runtime.db.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL claims with FOR UPDATE SKIP LOCKED and takes no database-wide lock")
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    later = await create(runtime, input={"n": 1}, run_at=utc_now() + timedelta(hours=1))
+    path = make_url(runtime.settings.database_url).database
+    assert path
+    locker = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")
+    try:
+        assert await asyncio.wait_for(queue.claim(runtime, "w1", limit=5, kinds=["noop"]), 2.0) == []
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert (await get(runtime, later["id"]))["status"] == "queued"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from genloom.core.settings import Settings
-from genloom.jobs import queue, service
+from genloom.jobs import enqueueing, service
 from genloom.providers.resilience import ProviderGuard
 from genloom.runtime import Runtime
 from tests.conftest import drain, make_settings
@@ -85,7 +85,7 @@ class Recorder:
 
 async def enqueue(runtime: Runtime, kind: str, data: dict[str, Any], *, max_attempts: int | None = None) -> str:
     async with runtime.db.session() as session:
-        job = await queue.enqueue(session, runtime, kind=kind, input=data, owner_id="public",
+        job = await enqueueing.enqueue(session, runtime, kind=kind, input=data, owner_id="public",
                                   max_attempts=max_attempts)
     return str(job["id"])
 

@@ -19,8 +19,8 @@ import logging
 import time
 from typing import Any
 
-from genloom.providers.base import GeneratedMedia, ProgressFn, ProviderError, VideoRequest, VideoResult
 from genloom.core.aio import run_to_end
+from genloom.providers.base import GeneratedMedia, ProgressFn, ProviderError, VideoRequest, VideoResult
 from genloom.providers.download import download
 from genloom.providers.http import call, openai_error
 from genloom.providers.openai.compat import CompatClient, CompatService

@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from genloom.core.aio import run_to_end
 from genloom.core.settings import Settings
 from genloom.providers.base import (
     GeneratedMedia,
@@ -38,7 +39,6 @@ from genloom.providers.base import (
     ProviderError,
     strip_host_paths,
 )
-from genloom.core.aio import run_to_end
 from genloom.providers.comfyui.events import CLOSED, EventStream, PromptWatch, node_label, open_events
 from genloom.providers.comfyui.templates import Workflow
 from genloom.providers.download import download

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from genloom.core.aio import run_to_end
 from genloom.core.settings import Settings
 from genloom.providers.base import ProgressFn, ProviderError
-from genloom.core.aio import run_to_end
 from genloom.providers.http import call, make_client, native_error
 from genloom.providers.openai.compat import CompatClient
 from genloom.providers.resilience import ProviderGuard, is_policy_code
