@@ -8,14 +8,16 @@ can reconnect to any replica and miss nothing. WebSocket protocol (JSON text fra
              {"op": "ping"}
              ("type" is accepted for "op", and cineMind's {"subscribe": […]} / {"unsubscribe": […]} too)
     A subscribe without "after" replays each job's events from its first (queued), then every later one;
-    with "after" only the events after that id.
+    with "after" only the events after that id. "after" may also be a "resume" token (below).
     server → {"type": "event", "id": 12, "job_id": "…", "event": "progress", "data": {…}, "created_at": "…"}
              {"type": "subscribed", "jobs": […]}   {"type": "unsubscribed", "jobs": […]}
              {"type": "heartbeat"}                  (every heartbeat_seconds, and in answer to a ping)
              {"type": "error", "code": "…", "message": "…"}   (bad messages; the socket stays open;
                                                                 unknown_op also lists "accepted_ops")
-             {"type": "reconnect", "code": "server_restart", "last_id": N, "retry_ms": …}
-                 (the server is shutting down: close code 1012 follows; reconnect, subscribe with after=N)
+             {"type": "reconnect", "code": "server_restart", "last_id": N, "resume": "N…", "retry_ms": …}
+                 (the server is shutting down: close code 1012 follows; reconnect, subscribe with after=resume)
+    An event frame carries "resume" only when ids below it are still owed (skipped as gaps on PostgreSQL, whose
+    commits can become visible out of id order): resume with that token rather than the bare id.
 SSE streams end the same way with ``event: reconnect`` (``id:``, ``retry:``), and EventSource resumes. An SSE
 ``id:`` is the subscription's resume token (``Subscription.resume_token``): the event id, plus the ids below it
 skipped as gaps, so that a replica a client resumes on sends those if they commit late.
@@ -269,7 +271,12 @@ class NativeWs:
             return [bad.frame()]
 
     async def on_event(self, event: dict[str, Any]) -> str | None:
-        return ws_frame(event)
+        frame = ws_frame(event)
+        token = self.sub.resume_token()
+        if ":" not in token:
+            return frame  # the usual case: no id below is owed, the last id is the resume position (shared frame)
+        # ids below this one are still owed (skipped as gaps here): the client resumes with the token instead
+        return f'{frame[:-1]},"resume":"{token}"}}'
 
     def heartbeat(self) -> str:
         return '{"type":"heartbeat"}'
@@ -279,7 +286,8 @@ class NativeWs:
                            "message": "too far behind; reconnect and resume with 'after'"})
 
     def restart(self) -> str:
-        return json.dumps({"type": "reconnect", **reconnect_message(self.sub.resume_id)})
+        return json.dumps({"type": "reconnect", **reconnect_message(self.sub.resume_id),
+                           "resume": self.sub.resume_token()})
 
     async def _handle(self, raw: str) -> list[str]:
         from genloom.core.principal import may_read
@@ -296,10 +304,7 @@ class NativeWs:
             return ['{"type":"heartbeat"}']
         if op == "subscribe":
             jobs = _job_list(msg)
-            after = msg.get("after")
-            if after is not None and (not isinstance(after, int) or isinstance(after, bool)
-                                      or not 0 <= after <= MAX_DB_INT):
-                raise _BadMessage("invalid_message", "'after' must be a non-negative event id")
+            after, holes = _ws_resume(msg.get("after"))
             if len(sub.job_ids or ()) + len(jobs) > MAX_WS_JOBS:
                 raise _BadMessage("too_many_jobs", f"follow at most {MAX_WS_JOBS} jobs per connection")
             readable: list[str] = []
@@ -311,7 +316,7 @@ class NativeWs:
             if readable:
                 # no 'after': replay each job from its first event, so a subscription made right after the POST
                 # still sees queued and started (the log keeps them); 'after' skips what the client has
-                sub.add_jobs(readable, after=0 if after is None else after)
+                sub.add_jobs(readable, after=0 if after is None else after, holes=holes)
                 out.append(json.dumps({"type": "subscribed", "jobs": readable}))
             if missing:
                 out.append(json.dumps({"type": "error", "code": "job_not_found", "message": "job not found",
@@ -323,6 +328,20 @@ class NativeWs:
             return [json.dumps({"type": "unsubscribed", "jobs": jobs})]
         raise _BadMessage("unknown_op", f"unknown op {op!r}: send one of {', '.join(WS_OPS)} as 'op' (or 'type')",
                           accepted=WS_OPS)
+
+
+def _ws_resume(after: Any) -> tuple[int | None, list[tuple[int, int]]]:
+    """A subscribe's ``after``: an event id, or the ``resume`` token of an event or reconnect frame."""
+    if after is None:
+        return None, []
+    if isinstance(after, int) and not isinstance(after, bool) and 0 <= after <= MAX_DB_INT:
+        return after, []
+    if isinstance(after, str) and after.strip():
+        try:
+            return _resume_from(after, None)
+        except InvalidInput:
+            pass
+    raise _BadMessage("invalid_message", "'after' must be a non-negative event id or a 'resume' token")
 
 
 #: recent WS frames by (event id, job id): one event fans out to many sockets, encode it once

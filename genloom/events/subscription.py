@@ -156,8 +156,11 @@ class Subscription:
         self.queue.put_nowait(sentinel)
 
     # -- public API ------------------------------------------------------------------------------------
-    def add_jobs(self, job_ids: Iterable[str], *, after: int | None = None) -> None:
-        """Also follow ``job_ids``; with ``after``, first replay their stored events after that id.
+    def add_jobs(self, job_ids: Iterable[str], *, after: int | None = None,
+                 holes: Iterable[tuple[int, int]] = ()) -> None:
+        """Also follow ``job_ids``; with ``after``, first replay their stored events after that id, and those
+        inside ``holes`` (ranges below ``after`` the client never got: a WebSocket resume token, see
+        :meth:`resume_token`), which are also sent if they commit later.
 
         Replayed events come before later live ones; order is by id within each job."""
         new = {j for j in job_ids if self.job_ids is None or j not in self.job_ids}
@@ -167,6 +170,13 @@ class Subscription:
         if after is not None:
             for job_id in new:
                 self._floors[job_id] = max(after, self.hub.delivered_id)
+            for lo, hi in sorted(holes):
+                ids = range(max(1, lo), min(hi, after) + 1)
+                if not ids or len(self._wanted) + len(ids) > MAX_WANTED:
+                    continue
+                self._wanted.update(ids)
+                if ids[0] <= self.hub.delivered_id:
+                    self.replay((set(new), ids[0] - 1, min(ids[-1], self.hub.delivered_id)))
             self.replay((new, after, self.hub.delivered_id))
             with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the reader anyway
                 self.queue.put_nowait(_NUDGE)
