@@ -19,7 +19,8 @@ from typing import Any, Literal, Protocol
 from genloom.collab import document, store
 from genloom.collab.relay import NotifyRelay, RedisRelay
 from genloom.collab.room import Peer, Room, Socket
-from genloom.core.db import Database
+from genloom.core.db import Database, utc_now
+from genloom.core.errors import GenloomError
 from genloom.core.principal import Principal
 from genloom.core.settings import Settings
 from genloom.jobs.signals import Signals
@@ -190,7 +191,7 @@ class CollabManager:
                                                                skip_origin=self.origin):
                         room.receive_remote(update_id, update)
             writers = any(p.writable for p in room.peers)
-            unsaved = room.edits > room.saved_edits
+            unsaved = room.edits > max(room.saved_edits, room.refused_edits)
             if unsaved and writers and now - room.last_edit >= self.settings.collab_idle_seconds:
                 await self._save_logged(room)
             elif unsaved and not writers and room.left_at is not None and \
@@ -198,17 +199,35 @@ class CollabManager:
                 await self._save_logged(room)
             if room.rows >= self.settings.collab_compact_updates:
                 await self._compact(room)
-            if not room.peers and room.edits <= room.saved_edits and room.left_at is not None \
-                    and now - room.left_at >= self.settings.collab_leave_seconds:
+            if not room.peers and room.edits <= max(room.saved_edits, room.refused_edits) \
+                    and room.left_at is not None and now - room.left_at >= self.settings.collab_leave_seconds:
                 await self._unload(room)
                 return
 
     async def _save_logged(self, room: Room) -> None:
+        edits = room.edits
         try:
             await self._save(room)
+        except GenloomError as exc:
+            if exc.status >= 500:
+                self._save_failed(room, exc)
+                return
+            # Refused for what the text is (over the article size limit): trying again every tick cannot help.
+            # The edits stay in the update log (nothing is lost); a version is made once edits bring it back
+            # under the limit, and the editors see why in presence.
+            if room.save_refused is None or room.save_refused["code"] != exc.code:
+                log.warning("collab.snapshot_refused doc_id=%s code=%s", room.doc_id, exc.code)
+            room.refused_edits = edits
+            room.save_refused = {"code": exc.code, "message": exc.message, "at": utc_now().isoformat().replace("+00:00", "Z")}
         except Exception as exc:  # noqa: BLE001 - the edits stay in the log; the next tick tries again
-            log.warning("collab.snapshot_failed doc_id=%s error=%s", room.doc_id, type(exc).__name__)
-            room.last_edit = time.monotonic()
+            self._save_failed(room, exc)
+        else:
+            room.save_refused = None
+
+    @staticmethod
+    def _save_failed(room: Room, exc: Exception) -> None:
+        log.warning("collab.snapshot_failed doc_id=%s error=%s", room.doc_id, type(exc).__name__)
+        room.last_edit = time.monotonic()
 
     async def _save(self, room: Room) -> int | None:
         """Save the document's text as an article version, signed by the most recent editor who may write."""
@@ -260,10 +279,11 @@ class CollabManager:
             await room.flush()
         if document.text_of(room.doc) == content:
             room.saved_edits = room.edits
+            room.save_refused = None
         await store.set_synced_version(self.db, doc_id, version)
 
     def presence(self, doc_id: str) -> dict[str, Any]:
         room = self.rooms.get(doc_id)
         if room is None:
-            return {"editors": [], "states": []}
-        return {"editors": room.editors_connected(), "states": room.presence()}
+            return {"editors": [], "states": [], "saveError": None}
+        return {"editors": room.editors_connected(), "states": room.presence(), "saveError": room.save_refused}

@@ -104,6 +104,10 @@ class Room:
         #: edits not yet saved as an article version, and who made them (the last editor signs the version)
         self.edits = 0
         self.saved_edits = 0
+        #: the edit count when saving was refused for good (the text is over the article size limit) and why:
+        #: retried only after more edits, shown in presence; the edits themselves stay in the update log
+        self.refused_edits = 0
+        self.save_refused: dict[str, str] | None = None
         self.last_edit = time.monotonic()
         self.left_at: float | None = None
         self.editors: dict[str, Principal] = {}

@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from genloom.articles.models import Article, ArticleVersion
@@ -184,3 +185,55 @@ async def test_rest_save_reaches_the_open_document_and_presence_lists_the_editor
         assert "First line, edited over REST." in final["text"] and "[held]" in final["text"]
         version = await _wait_version(runtime, article_id, 3)  # REST (2), then the editor leaving (3)
         assert version.content == final["text"]
+
+
+async def test_a_document_over_the_size_limit_keeps_its_edits_and_says_why_it_is_not_saved(
+        runtime: Runtime, yjs_clients: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Typed past the article limit (1 MiB): no version (the save is refused, once, not every second), the room
+    still unloads, the text stays in the update log, and presence tells the next editor why nothing is saved."""
+    import json
+    import logging
+
+    import httpx
+
+    from genloom.articles.service import MAX_CONTENT_BYTES
+    from genloom.surfaces.genflow.collab import collab_of
+
+    caplog.set_level(logging.WARNING, logger="genloom.collab")
+    owner = await make_user(runtime, "owner")
+    article_id = await make_article(runtime, owner, title="Huge", content="Small start. ")
+    async with serve_app(genflow_app(runtime)) as url:
+        token = (await _tokens(runtime, url, "owner"))[0]
+        big = MAX_CONTENT_BYTES + 50_000
+        result = await run_yjs(yjs_clients, url=_ws(url), doc=article_id, tokens=[token], mode="edit", edits=1,
+                               bigEdit=big)
+        assert result["converged"], {k: v for k, v in result.items() if k not in ("text", "texts")}
+        manager = collab_of(runtime)
+        deadline = time.monotonic() + 10
+        while article_id in manager.rooms and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert article_id not in manager.rooms  # unloaded after the leave delay, though nothing was saved
+        assert len(await _versions(runtime, article_id)) == 1
+        refused = [r for r in caplog.records if "collab.snapshot_refused" in r.getMessage()]
+        assert len(refused) == 1 and "content_too_large" in refused[0].getMessage()
+        assert not [r for r in caplog.records if "collab.snapshot_failed" in r.getMessage()]
+        assert all("xxxx" not in r.getMessage() for r in caplog.records)  # no user text in the log
+
+        # the next editor gets the whole text back from the log, and presence says why it is not saved
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(yjs_clients), json.dumps({"url": _ws(url), "doc": article_id, "tokens": [token],
+                                                  "mode": "hold", "holdMs": 4000, "name": "Owner"}),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        assert json.loads(await asyncio.wait_for(proc.stdout.readline(), 30)) == {"ready": True}
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            error = None
+            deadline = time.monotonic() + 3.5
+            while error is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                error = (await client.get(f"/articles/{article_id}/presence")).json()["saveError"]
+        assert error is not None and error["code"] == "content_too_large" and error["message"], error
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        final = json.loads(out.decode().splitlines()[-1])
+        assert len(final["text"]) > big and "[held]" in final["text"] and "Small start. " in final["text"]
+        assert len(await _versions(runtime, article_id)) == 1

@@ -175,12 +175,16 @@ PRESENCE_EXAMPLE = {"articleId": "0193a0c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
                                  "connections": 1, "readOnly": False}],
                     "states": [{"clientId": 3349821705, "userId": "0193a0b0-0000-7000-8000-000000000001",
                                 "username": "alice", "name": "Alice", "color": "#e91e63",
-                                "cursor": {"anchor": 120, "head": 120}, "readOnly": False, "local": True}]}
+                                "cursor": {"anchor": 120, "head": 120}, "readOnly": False, "local": True}],
+                    "saveError": None}
 
 
 @router.get("/articles/{article_id}/presence", summary="Who is editing the article now",
             description="Editors connected to this API process and the awareness states (name, colour, cursor) "
-                        "of everyone in the document, including those relayed from other processes.",
+                        "of everyone in the document, including those relayed from other processes. `saveError` "
+                        "is set while the document cannot become an article version (`content_too_large`: the "
+                        "text is over 1 MiB); the edits are kept, and a version is saved once edits bring it back "
+                        "under the limit.",
             responses={200: {"content": {"application/json": {"example": PRESENCE_EXAMPLE}}},
                        401: {"description": "Sign in: send a Bearer access token.",
                              "content": {"application/problem+json": {"example": {
