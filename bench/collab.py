@@ -34,6 +34,10 @@ import time
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import cpu_seconds, rss  # noqa: E402
+
 NODE = ROOT / "tests" / "node"
 SCRIPT = NODE / "yjs_editors.mjs"
 #: a server that cannot serve the clients within this long gets a row saying so
@@ -57,15 +61,9 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return rss(pid) / (1024 * 1024)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def wait_settled(pid: int, limit: float = 120.0) -> None:

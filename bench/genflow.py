@@ -49,9 +49,9 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import raise_nofile, rss  # noqa: E402
 from bench.openloop import OpenLoopResult, open_loop  # noqa: E402
 from bench.queue import drop_pg, fresh_pg  # noqa: E402
-from bench.ws import raise_nofile, rss  # noqa: E402
 from tests.processes import free_port, genloom_cmd, genloom_env, stop  # noqa: E402
 
 PASSWORD = "bench password 1"
