@@ -17,10 +17,12 @@ import typing
 import uvicorn
 
 FAKES = ("dashscope", "make", "ark", "comfyui", "openai")
+#: fakes whose server is built in a module of its own
+SERVERS = {"comfyui": "comfyui_server"}
 
 
 def build(name: str, api_key: str) -> typing.Any:
-    module = importlib.import_module(f"tests.fakes.{name}")
+    module = importlib.import_module(f"tests.fakes.{SERVERS.get(name, name)}")
     create_app = module.create_app
     hints = typing.get_type_hints(create_app)
     state_cls = hints.get("state") or next(iter(inspect.signature(create_app).parameters.values())).annotation

@@ -17,7 +17,8 @@ from tests.conftest import make_settings
 from tests.fakes import dashscope as dashscope_fake
 from tests.fakes import make as make_fake
 from tests.fakes.base import FakeServer
-from tests.fakes.comfyui import ComfyFake, create_app
+from tests.fakes.comfyui import ComfyFake
+from tests.fakes.comfyui_server import create_app
 from tests.providers import remote
 from tests.providers.remote import served
 

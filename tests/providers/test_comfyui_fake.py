@@ -15,7 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.fakes.base import FakeServer
-from tests.fakes.comfyui import ComfyFake, create_app
+from tests.fakes.comfyui import ComfyFake
+from tests.fakes.comfyui_server import create_app
 from tests.providers.remote import wait_for
 
 TRACES = Path(__file__).parents[1] / "fakes" / "comfyui_traces"

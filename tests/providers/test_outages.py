@@ -25,10 +25,11 @@ from genloom.assembly import build_runtime, start_runtime
 from genloom.jobs.models import JobEvent
 from genloom.jobs.worker import Worker
 from genloom.providers.base import ProviderUnavailable
-from genloom.providers.resilience import BreakerState, CircuitBreaker
+from genloom.providers.breaker import BreakerState, CircuitBreaker
 from genloom.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes import comfyui as comfy_fake
+from tests.fakes import comfyui_server
 from tests.fakes import dashscope as dashscope_fake
 from tests.fakes.base import FakeServer
 from tests.providers.conftest import DASHSCOPE_KEY, FAST
@@ -149,7 +150,7 @@ def comfy_port() -> int:
 
 async def test_comfyui_stopped_for_10s_mid_run_every_job_succeeds(settings: Any, comfy_port: int) -> None:
     state = comfy_fake.ComfyFake(step_seconds=0.05)  # 20 sampler steps: about a second per image
-    server = FakeServer(comfy_fake.create_app(state), port=comfy_port).start()
+    server = FakeServer(comfyui_server.create_app(state), port=comfy_port).start()
     url = server.url
     try:
         async with _runtime(settings, image_provider="comfyui", image_model="sd15", comfyui_url=url) as rt:
@@ -172,7 +173,7 @@ async def test_comfyui_stopped_for_10s_mid_run_every_job_succeeds(settings: Any,
                 assert "failed" not in await _statuses(rt, ids), [(await get(rt, i))["error"] for i in ids]
                 # restarted: a new process with an empty queue and history, on the same port
                 state = comfy_fake.ComfyFake(step_seconds=0.01)
-                server = await asyncio.to_thread(FakeServer(comfy_fake.create_app(state), port=comfy_port).start)
+                server = await asyncio.to_thread(FakeServer(comfyui_server.create_app(state), port=comfy_port).start)
 
                 async def all_done() -> bool:
                     return all(s in ("succeeded", "failed") for s in await _statuses(rt, ids))

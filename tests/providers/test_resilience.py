@@ -15,12 +15,11 @@ import pytest
 from genloom.core.logging import redact
 from genloom.core.settings import Settings
 from genloom.providers.base import ChatMessage, ProviderError, ProviderUnavailable
+from genloom.providers.breaker import BreakerState, CircuitBreaker
 from genloom.providers.factory import build_providers
 from genloom.providers.http import call, make_client
 from genloom.providers.resilience import (
     Attempt,
-    BreakerState,
-    CircuitBreaker,
     GuardRegistry,
     ProviderGuard,
     backoff_delay,
