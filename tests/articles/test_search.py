@@ -109,3 +109,14 @@ async def test_paging_and_bad_queries(runtime: Runtime, cast: Cast) -> None:
         assert hits == []  # operators are words to match ("near"), never syntax
         hits, _ = await search_articles(s, cast.other, '"报告" | & \' * (')
         assert len(hits) == 5
+
+
+async def test_a_chinese_word_matches_its_characters_side_by_side_not_scattered(runtime: Runtime, cast: Cast) -> None:
+    """A word the article's segmentation split differently still matches (its characters stand together), but an
+    article that only has the characters apart does not: before, "every character somewhere" matched ~40 % of a
+    corpus for a common word."""
+    together = await _article(runtime, cast, "笔记", "我们研究人工智能。")
+    scattered = await _article(runtime, cast, "游记", "工人们在智慧城里出发去展开工作。")  # 工 … 智, 发 … 展
+    assert await _ids(runtime, cast.other, "工智") == [together]  # not a word of the article: a phrase of its characters
+    assert await _ids(runtime, cast.other, "发展") == []
+    assert scattered in await _ids(runtime, cast.other, "出发")
