@@ -171,8 +171,9 @@ async def force_gaps(dsn: str, stop: asyncio.Event, report: Report, rng: random.
                     await tx.rollback()
             finally:
                 await conn.close()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            pass  # the database is being restarted
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                asyncpg.exceptions.InternalClientError):
+            pass  # the database is being restarted (a connection it cut mid-query says "cannot switch to state")
         await asyncio.sleep(rng.uniform(0.3, 0.8))
 
 
