@@ -113,6 +113,20 @@ def paced(port: int, path: str, args: argparse.Namespace, token: str | None = No
                                  duration=args.duration, headers=headers))
 
 
+def wait_idle(base: str, *, quick_ms: float = 10.0, runs: int = 5, timeout: float = 60.0) -> None:
+    """Until ``runs`` health checks in a row answer within ``quick_ms``: a closed-loop wrk run leaves the server
+    with the requests it had accepted still to answer (seconds of work for a saturated search), and an open-loop
+    case started meanwhile would time that backlog, not the route."""
+    deadline = time.monotonic() + timeout
+    quick = 0
+    with httpx.Client(timeout=10) as client:
+        while quick < runs and time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            client.get(base + "/healthz")
+            quick = quick + 1 if (time.perf_counter() - t0) * 1000 < quick_ms else 0
+            time.sleep(0.05)
+
+
 def wait_ready(base: str) -> None:
     for _ in range(1200):
         try:
@@ -283,7 +297,10 @@ def genloom_case(db: str, args: argparse.Namespace, docs: list[tuple[str, str]],
             paths = {"read": f"/articles/{ids[len(ids) // 2]}",
                      "search_common": f"/articles/search?q={quote(common)}&limit=20",
                      "search_rare": f"/articles/search?q={quote(rare)}&limit=20"}
-            steady = {key: paced(port, path, args, token) for key, path in paths.items()}
+            steady = {}
+            for key, path in paths.items():
+                wait_idle(base)
+                steady[key] = paced(port, path, args, token)
             found = {"db": db, "seed_s": seed_s, "read": read, "search_common": search_common,
                      "search_rare": search_rare, "common": common, "rare": rare, "common_hits": len(hits),
                      "open": steady}
