@@ -8,12 +8,16 @@ fails. ``--redis`` runs it on Redis wake-ups with Redis SIGKILLed once.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 from pathlib import Path
 
+# Run as a script, this file's folder comes first on sys.path and bench/queue.py would shadow the standard
+# library's "queue" (which urllib3, under moto and boto3, imports).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
