@@ -119,14 +119,17 @@ class Subscription:
         """The client resumed after ``start_id`` but never got these ranges of ids (the replica it was on skipped
         them as gaps): replay the ones stored by now, and send the others if they commit later."""
         self._holes_named = True
+        self._want(holes, upto=self.start_id, jobs=None if self.job_ids is None else set(self.job_ids))
+
+    def _want(self, holes: Iterable[tuple[int, int]], *, upto: int, jobs: set[str] | None) -> None:
+        """Note the ids of ``holes`` at or below ``upto`` as owed, and replay those of ``jobs`` stored by now."""
         for lo, hi in holes:
-            ids = range(max(1, lo), min(hi, self.start_id) + 1)
+            ids = range(max(1, lo), min(hi, upto) + 1)
             if not ids or len(self._wanted) + len(ids) > MAX_WANTED:
                 continue
             self._wanted.update(ids)
             if ids[0] <= self.hub.delivered_id:
-                self.replay((None if self.job_ids is None else set(self.job_ids), ids[0] - 1,
-                             min(ids[-1], self.hub.delivered_id)))
+                self.replay((jobs, ids[0] - 1, min(ids[-1], self.hub.delivered_id)))
 
     def resume_token(self) -> str:
         """What a client sends back to resume (SSE ``id:``): the last id handed out, then the ranges below it it
@@ -170,13 +173,7 @@ class Subscription:
         if after is not None:
             for job_id in new:
                 self._floors[job_id] = max(after, self.hub.delivered_id)
-            for lo, hi in sorted(holes):
-                ids = range(max(1, lo), min(hi, after) + 1)
-                if not ids or len(self._wanted) + len(ids) > MAX_WANTED:
-                    continue
-                self._wanted.update(ids)
-                if ids[0] <= self.hub.delivered_id:
-                    self.replay((set(new), ids[0] - 1, min(ids[-1], self.hub.delivered_id)))
+            self._want(sorted(holes), upto=after, jobs=set(new))
             self.replay((new, after, self.hub.delivered_id))
             with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the reader anyway
                 self.queue.put_nowait(_NUDGE)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, String, Update, and_, case, column, func, insert, select, update, values
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from genloom.core.backoff import full_jitter
 from genloom.core.db import utc_now
@@ -32,7 +31,6 @@ from genloom.jobs.tables import event_row, events_t, jobs_t
 if TYPE_CHECKING:
     from genloom.jobs.runtime import Runtime
 
-Executor = AsyncSession | AsyncConnection
 
 #: columns a worker needs to run a job
 CLAIM_COLUMNS = (
